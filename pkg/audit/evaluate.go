@@ -1,0 +1,283 @@
+package audit
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/policy"
+)
+
+// SuppressTag is the role tag that marks a finding as accepted risk; its
+// value is the reason.
+const SuppressTag = "lambda-role-audit:suppress"
+
+// Options tune an evaluation.
+type Options struct {
+	// SuppressRoles are role names or ARNs whose findings are accepted risk.
+	SuppressRoles []string
+	// Now stamps the report; time.Now when nil.
+	Now func() time.Time
+}
+
+// Evaluate applies the rules to a collected account. It never fails: what
+// it cannot judge goes into the report's errors and makes it incomplete.
+func Evaluate(acct *inventory.Account, opts Options) *Report {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	rep := &Report{
+		Tool:        "lambda-role-audit",
+		AccountID:   acct.ID,
+		Source:      acct.Source,
+		GeneratedAt: now().UTC(),
+		Regions:     append([]string{}, acct.Regions...),
+		Functions:   len(acct.Functions),
+		Errors:      []Error{},
+		Findings:    []Finding{},
+	}
+
+	byRole := map[string][]string{}
+	for _, f := range acct.Functions {
+		byRole[f.RoleARN] = append(byRole[f.RoleARN], f.ARN)
+	}
+
+	policyProblems := map[string]inventory.Problem{}
+	roleProblems := map[string]bool{}
+	for _, p := range acct.Problems {
+		switch {
+		case p.PolicyARN != "":
+			policyProblems[p.PolicyARN] = p
+		case p.RoleARN != "":
+			roleProblems[p.RoleARN] = true
+			rep.Errors = append(rep.Errors, Error{RoleARN: p.RoleARN, Operation: p.Operation, Message: "role not evaluated: " + p.Message, Functions: sorted(byRole[p.RoleARN])})
+		default:
+			rep.Errors = append(rep.Errors, Error{Region: p.Region, Operation: p.Operation, Message: p.Message})
+		}
+	}
+
+	suppressed := map[string]bool{}
+	for _, s := range opts.SuppressRoles {
+		suppressed[s] = true
+	}
+
+	for _, roleARN := range acct.RoleARNs() {
+		functions := sorted(byRole[roleARN])
+		if roleProblems[roleARN] {
+			continue
+		}
+		role, ok := acct.Roles[roleARN]
+		if !ok {
+			rep.Errors = append(rep.Errors, Error{RoleARN: roleARN, Message: "role not evaluated: it was not collected", Functions: functions})
+			continue
+		}
+		if role.Missing {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("role %s does not exist; %d function(s) point at it and run without permissions", roleARN, len(functions)))
+		}
+		v := judgeRole(role, acct.Policies, policyProblems)
+		if len(v.unevaluated) > 0 {
+			for _, e := range v.unevaluated {
+				e.RoleARN = roleARN
+				e.Functions = functions
+				e.Message = "role not evaluated: " + e.Message
+				rep.Errors = append(rep.Errors, e)
+			}
+			continue
+		}
+		rep.Roles++
+		finding, ok := applyRules(role, functions, v)
+		if !ok {
+			continue
+		}
+		if reason, yes := suppression(role, suppressed); yes {
+			finding.Suppressed = true
+			finding.SuppressReason = reason
+		}
+		rep.Findings = append(rep.Findings, finding)
+	}
+
+	rep.Complete = len(rep.Errors) == 0
+	rep.sortFindings()
+	rep.summarize()
+	return rep
+}
+
+func applyRules(role *inventory.Role, functions []string, v verdict) (Finding, bool) {
+	shared := len(functions) >= 2
+	var rule string
+	var sev Severity
+	var evidence []Evidence
+	switch {
+	case v.grantsAdmin() && shared:
+		rule, sev = RuleSharedAdminRole, v.severity()
+		evidence = v.evidence()
+	case v.grantsAdmin():
+		rule, sev = RuleAdminRole, v.severity().Lower()
+		evidence = v.evidence()
+	case shared:
+		rule, sev = RuleSharedRole, Low
+		evidence = []Evidence{}
+		if v.cancel != nil {
+			evidence = append(evidence, *v.cancel)
+		}
+	default:
+		return Finding{}, false
+	}
+	name := role.Name
+	if name == "" {
+		name = inventory.RoleNameFromARN(role.ARN)
+	}
+	return Finding{
+		ID:        FindingID(rule, role.ARN),
+		Rule:      rule,
+		Severity:  sev,
+		RoleARN:   role.ARN,
+		RoleName:  name,
+		Functions: functions,
+		Evidence:  evidence,
+	}, true
+}
+
+func suppression(role *inventory.Role, suppressed map[string]bool) (string, bool) {
+	if reason, ok := role.Tags[SuppressTag]; ok {
+		if reason == "" {
+			reason = "role is tagged " + SuppressTag
+		}
+		return reason, true
+	}
+	if suppressed[role.ARN] || suppressed[role.Name] {
+		return "listed in SUPPRESS_ROLES", true
+	}
+	return "", false
+}
+
+// verdict is what one role's policies add up to.
+type verdict struct {
+	grants []Evidence
+	cancel *Evidence
+	// boundary is set when the role has a permissions boundary; bounded is
+	// true when that boundary itself grants nothing admin-like, which caps
+	// the role's effective permissions.
+	boundary    *Evidence
+	bounded     bool
+	unevaluated []Error
+}
+
+func (v verdict) grantsAdmin() bool { return len(v.grants) > 0 && v.cancel == nil }
+
+func (v verdict) severity() Severity {
+	if v.bounded {
+		return Medium
+	}
+	for _, g := range v.grants {
+		if g.Class == policy.ClassAdmin && g.Unrestricted {
+			return Critical
+		}
+	}
+	return High
+}
+
+func (v verdict) evidence() []Evidence {
+	out := make([]Evidence, 0, len(v.grants)+1)
+	out = append(out, v.grants...)
+	if v.boundary != nil {
+		out = append(out, *v.boundary)
+	}
+	return out
+}
+
+// judgeRole reads every identity policy of a role: its inline policies and
+// the default version of each attached managed policy.
+func judgeRole(role *inventory.Role, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem) verdict {
+	var v verdict
+	if role.Missing {
+		return v
+	}
+	consider := func(a policy.Analysis, ev Evidence) {
+		for _, g := range a.Grants {
+			e := ev
+			e.StatementIndex, e.Sid, e.Class, e.Reason, e.Unrestricted = g.Index, g.Sid, g.Class, g.Reason, g.Unrestricted
+			v.grants = append(v.grants, e)
+		}
+		if a.Cancel != nil && v.cancel == nil {
+			e := ev
+			e.StatementIndex, e.Sid, e.Reason = a.Cancel.Index, a.Cancel.Sid, a.Cancel.Reason+": the role grants nothing"
+			v.cancel = &e
+		}
+	}
+	for _, in := range role.Inline {
+		doc, err := policy.ParseJSON(in.Document)
+		if err != nil {
+			v.unevaluated = append(v.unevaluated, Error{Message: fmt.Sprintf("inline policy %q: %v", in.Name, err)})
+			continue
+		}
+		consider(policy.Analyze(doc), Evidence{Policy: in.Name, PolicyType: "inline"})
+	}
+	for _, arn := range role.AttachedPolicyARNs {
+		a, version, err := managedAnalysis(arn, policies, problems)
+		if err != nil {
+			v.unevaluated = append(v.unevaluated, *err)
+			continue
+		}
+		consider(a, Evidence{Policy: arn, PolicyType: "managed", VersionID: version})
+	}
+	if role.BoundaryARN != "" {
+		a, version, err := managedAnalysis(role.BoundaryARN, policies, problems)
+		if err != nil {
+			v.unevaluated = append(v.unevaluated, *err)
+		} else {
+			ev := Evidence{Policy: role.BoundaryARN, PolicyType: "permissions-boundary", VersionID: version, StatementIndex: -1}
+			if len(a.Grants) == 0 {
+				v.bounded = true
+				ev.Reason = "permissions boundary grants no admin, near-admin or escalation action, capping what the role can do"
+			} else {
+				g := a.Grants[0]
+				ev.StatementIndex, ev.Sid, ev.Class = g.Index, g.Sid, g.Class
+				ev.Reason = "permissions boundary does not cap the role: " + g.Reason
+			}
+			v.boundary = &ev
+		}
+	}
+	sort.SliceStable(v.grants, func(i, j int) bool { return v.grants[i].Class.Rank() < v.grants[j].Class.Rank() })
+	return v
+}
+
+// managedAnalysis analyses a managed policy's default version, falling back
+// to the well-known table for AWS-managed policies whose document is not at
+// hand. A policy known neither way is an error: the role is unevaluated.
+func managedAnalysis(arn string, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem) (policy.Analysis, string, *Error) {
+	if mp, ok := policies[arn]; ok && len(mp.Document) > 0 {
+		doc, err := policy.ParseJSON(mp.Document)
+		if err != nil {
+			return policy.Analysis{}, "", &Error{PolicyARN: arn, Message: fmt.Sprintf("managed policy %s version %s: %v", arn, mp.DefaultVersionID, err)}
+		}
+		return policy.Analyze(doc), mp.DefaultVersionID, nil
+	}
+	if wk, ok := policy.LookupWellKnown(arn); ok {
+		return policy.Analysis{Grants: wk.Grants}, "", nil
+	}
+	msg := fmt.Sprintf("managed policy %s: document not available and not a well-known AWS-managed policy", arn)
+	op := ""
+	if p, ok := problems[arn]; ok {
+		msg = fmt.Sprintf("managed policy %s: %s", arn, p.Message)
+		op = p.Operation
+	}
+	return policy.Analysis{}, "", &Error{PolicyARN: arn, Operation: op, Message: msg}
+}
+
+func sorted(in []string) []string {
+	out := append([]string{}, in...)
+	sort.Strings(out)
+	return out
+}
+
+// RoleLabel is a short human name for a role ARN.
+func RoleLabel(arn string) string {
+	if n := inventory.RoleNameFromARN(arn); n != "" {
+		return n
+	}
+	return strings.TrimSpace(arn)
+}

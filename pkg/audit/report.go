@@ -1,0 +1,146 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"time"
+
+	"lambda-role-audit/pkg/policy"
+)
+
+// Rule names: a contract that outside tools read.
+const (
+	RuleSharedAdminRole = "shared-admin-role"
+	RuleAdminRole       = "admin-role"
+	RuleSharedRole      = "shared-role"
+)
+
+// Rules lists every rule, most serious first.
+var Rules = []string{RuleSharedAdminRole, RuleAdminRole, RuleSharedRole}
+
+// Report is the audit's result. Its JSON field names are a contract.
+type Report struct {
+	Tool        string    `json:"tool"`
+	AccountID   string    `json:"accountId,omitempty"`
+	Source      string    `json:"source"`
+	GeneratedAt time.Time `json:"generatedAt"`
+	// Complete is false whenever anything could not be read or judged; the
+	// reasons are in Errors.
+	Complete  bool      `json:"complete"`
+	Errors    []Error   `json:"errors"`
+	Warnings  []string  `json:"warnings,omitempty"`
+	Regions   []string  `json:"regions"`
+	Functions int       `json:"functionsAudited"`
+	Roles     int       `json:"rolesEvaluated"`
+	Summary   Summary   `json:"summary"`
+	Findings  []Finding `json:"findings"`
+}
+
+// Error is something the audit could not see.
+type Error struct {
+	Region    string   `json:"region,omitempty"`
+	RoleARN   string   `json:"roleArn,omitempty"`
+	PolicyARN string   `json:"policyArn,omitempty"`
+	Operation string   `json:"operation,omitempty"`
+	Message   string   `json:"message"`
+	Functions []string `json:"functions,omitempty"`
+}
+
+// Summary counts findings.
+type Summary struct {
+	Total      int            `json:"total"`
+	ByRule     map[string]int `json:"byRule"`
+	BySeverity map[string]int `json:"bySeverity"`
+	Suppressed int            `json:"suppressed"`
+}
+
+// Finding is one rule violated by one role.
+type Finding struct {
+	ID        string     `json:"id"`
+	Rule      string     `json:"rule"`
+	Severity  Severity   `json:"severity"`
+	RoleARN   string     `json:"roleArn"`
+	RoleName  string     `json:"roleName"`
+	Functions []string   `json:"functions"`
+	Evidence  []Evidence `json:"evidence"`
+	// Suppressed findings are accepted risks: kept in the report, never
+	// alerted on.
+	Suppressed     bool   `json:"suppressed,omitempty"`
+	SuppressReason string `json:"suppressedReason,omitempty"`
+}
+
+// Evidence points at the statement that made a finding.
+type Evidence struct {
+	// Policy is a managed policy ARN or an inline policy name.
+	Policy         string       `json:"policy"`
+	PolicyType     string       `json:"policyType"` // managed, inline or permissions-boundary
+	VersionID      string       `json:"versionId,omitempty"`
+	StatementIndex int          `json:"statementIndex"`
+	Sid            string       `json:"sid,omitempty"`
+	Class          policy.Class `json:"class,omitempty"`
+	// Unrestricted: the statement applies to Resource "*" with no Condition.
+	Unrestricted bool   `json:"unrestricted,omitempty"`
+	Reason       string `json:"reason"`
+}
+
+// FindingID is a stable fingerprint of a rule and a role, so the same
+// problem keeps its id from one run to the next.
+func FindingID(rule, roleARN string) string {
+	sum := sha256.Sum256([]byte(rule + "\x00" + roleARN))
+	return "lra-" + hex.EncodeToString(sum[:8])
+}
+
+func (r *Report) summarize() {
+	s := Summary{ByRule: map[string]int{}, BySeverity: map[string]int{}}
+	for _, rule := range Rules {
+		s.ByRule[rule] = 0
+	}
+	for _, sev := range Severities {
+		s.BySeverity[string(sev)] = 0
+	}
+	for _, f := range r.Findings {
+		s.Total++
+		s.ByRule[f.Rule]++
+		s.BySeverity[string(f.Severity)]++
+		if f.Suppressed {
+			s.Suppressed++
+		}
+	}
+	r.Summary = s
+}
+
+func (r *Report) sortFindings() {
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		if a.RoleARN != b.RoleARN {
+			return a.RoleARN < b.RoleARN
+		}
+		return a.Rule < b.Rule
+	})
+}
+
+// Highest returns the most severe unsuppressed finding's severity, or "".
+func (r *Report) Highest() Severity {
+	var top Severity
+	for _, f := range r.Findings {
+		if !f.Suppressed && f.Severity.Rank() > top.Rank() {
+			top = f.Severity
+		}
+	}
+	return top
+}
+
+// Alerting returns the unsuppressed findings at or above min.
+func (r *Report) Alerting(min Severity) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if !f.Suppressed && f.Severity.AtLeast(min) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText renders the report for a terminal: a summary line, then each
+// finding with its functions and evidence, then what could not be read.
+func WriteText(w io.Writer, r *Report) error {
+	var b strings.Builder
+	fmt.Fprintln(&b, SummaryLine(r))
+	if !r.Complete {
+		fmt.Fprintf(&b, "INCOMPLETE AUDIT: %d problem(s) kept parts of the account from being checked (see below).\n", len(r.Errors))
+	}
+	for i, f := range r.Findings {
+		fmt.Fprintf(&b, "\n[%d] %s  %s  role %s", i+1, strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName)
+		if f.Suppressed {
+			fmt.Fprintf(&b, "  (suppressed: %s)", f.SuppressReason)
+		}
+		fmt.Fprintf(&b, "\n    id:   %s\n    role: %s\n    %s\n", f.ID, f.RoleARN, RuleDescription(f))
+		fmt.Fprintf(&b, "    functions (%d):\n", len(f.Functions))
+		for _, fn := range f.Functions {
+			fmt.Fprintf(&b, "      - %s\n", fn)
+		}
+		if len(f.Evidence) > 0 {
+			fmt.Fprintln(&b, "    evidence:")
+			for _, e := range f.Evidence {
+				fmt.Fprintf(&b, "      - %s\n", EvidenceLine(e))
+			}
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintln(&b, "\nNot audited:")
+		for _, e := range r.Errors {
+			fmt.Fprintf(&b, "  - %s\n", ErrorLine(e))
+		}
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", warn)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// SummaryLine is one line saying what was audited and what was found.
+func SummaryLine(r *Report) string {
+	status := "complete"
+	if !r.Complete {
+		status = "INCOMPLETE"
+	}
+	account := r.AccountID
+	if account == "" {
+		account = "(unknown account)"
+	}
+	counts := SeverityCounts(r.Findings)
+	if counts == "" {
+		counts = "no findings"
+	}
+	return fmt.Sprintf("lambda-role-audit %s: %d functions in %d regions, %d roles evaluated; %d findings (%s); audit %s",
+		account, r.Functions, len(r.Regions), r.Roles, len(r.Findings), counts, status)
+}
+
+// SeverityCounts renders "2 critical, 1 high" for unsuppressed findings,
+// most severe first, with the suppressed ones counted apart.
+func SeverityCounts(findings []Finding) string {
+	counts := map[Severity]int{}
+	suppressed := 0
+	for _, f := range findings {
+		if f.Suppressed {
+			suppressed++
+			continue
+		}
+		counts[f.Severity]++
+	}
+	var parts []string
+	for _, s := range Severities {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	if suppressed > 0 {
+		parts = append(parts, fmt.Sprintf("%d suppressed", suppressed))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// RuleDescription says in a sentence what a finding means.
+func RuleDescription(f Finding) string {
+	switch f.Rule {
+	case RuleSharedAdminRole:
+		return fmt.Sprintf("%d functions share this execution role, and it grants admin privileges: a compromise of any one of them is a compromise of the account.", len(f.Functions))
+	case RuleAdminRole:
+		return "This function's execution role grants admin privileges."
+	case RuleSharedRole:
+		return fmt.Sprintf("%d functions share this execution role (no admin privileges found); each function should have its own.", len(f.Functions))
+	}
+	return f.Rule
+}
+
+// EvidenceLine renders one piece of evidence.
+func EvidenceLine(e Evidence) string {
+	where := e.PolicyType + " policy " + e.Policy
+	if e.VersionID != "" {
+		where += " (" + e.VersionID + ")"
+	}
+	switch {
+	case e.StatementIndex >= 0 && e.Sid != "":
+		where += fmt.Sprintf(", statement %d (Sid %q)", e.StatementIndex, e.Sid)
+	case e.StatementIndex >= 0:
+		where += fmt.Sprintf(", statement %d", e.StatementIndex)
+	}
+	if e.Class != "" && e.PolicyType != "permissions-boundary" {
+		return fmt.Sprintf("%s: %s — %s", e.Class, where, e.Reason)
+	}
+	return fmt.Sprintf("%s — %s", where, e.Reason)
+}
+
+// ErrorLine renders one thing the audit could not see.
+func ErrorLine(e Error) string {
+	var where []string
+	if e.Region != "" {
+		where = append(where, "region "+e.Region)
+	}
+	if e.RoleARN != "" {
+		where = append(where, "role "+e.RoleARN)
+	}
+	if e.Operation != "" {
+		where = append(where, e.Operation)
+	}
+	s := e.Message
+	if len(where) > 0 {
+		s = strings.Join(where, ", ") + ": " + s
+	}
+	if len(e.Functions) > 0 {
+		s += fmt.Sprintf(" (used by %d function(s))", len(e.Functions))
+	}
+	return s
+}

@@ -1,0 +1,75 @@
+// Package awsenv builds the AWS SDK clients the tool uses, with one retry
+// policy for all of them. It is the only place that knows how credentials,
+// regions and endpoints are found (the SDK's default chain, which honours
+// AWS_ENDPOINT_URL).
+package awsenv
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"lambda-role-audit/pkg/inventory"
+)
+
+// DefaultRegion is used for global calls when no region is configured.
+const DefaultRegion = "us-east-1"
+
+// MaxAttempts bounds retries of one call. Throttling is retried with
+// exponential backoff and jitter; the caller's context deadline bounds the
+// whole, so a retry never outlives the invocation.
+const MaxAttempts = 12
+
+// Load reads the default configuration (environment, shared files, the
+// Lambda execution role) with the tool's retry policy.
+func Load(ctx context.Context) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(NewRetryer))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	return cfg, nil
+}
+
+// NewRetryer retries throttling and server errors with capped exponential
+// backoff. The SDK's client-side retry quota is disabled: under sustained
+// throttling it gives up after a few hundred retries account-wide, which
+// would turn a slow audit into an incomplete one.
+func NewRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = MaxAttempts
+		o.MaxBackoff = 4 * time.Second
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+// Collector returns a live collector over real clients built from cfg.
+func Collector(cfg aws.Config) *inventory.Live {
+	var mu sync.Mutex
+	lambdas := map[string]*lambda.Client{}
+	return &inventory.Live{
+		Lambda: func(region string) inventory.LambdaAPI {
+			mu.Lock()
+			defer mu.Unlock()
+			c, ok := lambdas[region]
+			if !ok {
+				c = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = region })
+				lambdas[region] = c
+			}
+			return c
+		},
+		IAM:     iam.NewFromConfig(cfg),
+		Regions: ec2.NewFromConfig(cfg),
+	}
+}

@@ -1,0 +1,149 @@
+// Package cli is the command-line face of the tool: it parses arguments,
+// runs collect → evaluate → report, and maps the outcome to an exit status.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/awsenv"
+	"lambda-role-audit/pkg/inventory"
+)
+
+// Exit statuses.
+const (
+	ExitClean    = 0 // complete audit, nothing at or above --fail-on
+	ExitFindings = 1 // findings at or above --fail-on
+	ExitTrouble  = 2 // usage error, unreadable input, or incomplete audit
+)
+
+// Env looks up an environment variable.
+type Env func(string) string
+
+const usage = `usage:
+  lambda-role-audit [--snapshot DIR | --regions LIST] [--format text|json] [--fail-on SEVERITY]
+
+Audits Lambda execution roles: which are shared by several functions, and
+which grant admin privileges. Live mode uses the default AWS credential chain
+(AWS_ENDPOINT_URL is honoured); --snapshot reads AWS CLI exports instead
+(see deploy/export-snapshot.sh).
+
+exit status: 0 complete and no finding at or above --fail-on; 1 such
+findings exist; 2 usage error, unreadable input or incomplete audit.
+
+flags:
+`
+
+// Run executes the command line and returns the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "plan", "remediate":
+			return runRemediation(ctx, args[0], args[1:], stdout, stderr, env)
+		}
+	}
+	return runAudit(ctx, args, stdout, stderr, env)
+}
+
+type auditFlags struct {
+	snapshot string
+	regions  string
+	format   string
+	failOn   string
+}
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) int {
+	fs := flag.NewFlagSet("lambda-role-audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f auditFlags
+	fs.StringVar(&f.snapshot, "snapshot", "", "audit an offline snapshot directory of AWS CLI exports instead of the live account")
+	fs.StringVar(&f.regions, "regions", "", "comma-separated regions to audit (default: $AUDIT_REGIONS, else every enabled region)")
+	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+	fs.StringVar(&f.failOn, "fail-on", "low", "lowest severity that makes the exit status 1: critical, high, medium or low")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitClean
+		}
+		return ExitTrouble
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	if f.format != "text" && f.format != "json" {
+		return usageError(stderr, fmt.Sprintf("--format must be text or json, not %q", f.format))
+	}
+	failOn, err := audit.ParseSeverity(f.failOn)
+	if err != nil {
+		return usageError(stderr, "--fail-on: "+err.Error())
+	}
+	regionList := f.regions
+	if regionList == "" && f.snapshot == "" {
+		regionList = env("AUDIT_REGIONS")
+	}
+	regions, err := inventory.ParseRegions(regionList)
+	if err != nil {
+		return usageError(stderr, "regions: "+err.Error())
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	acct, err := collect(ctx, f.snapshot, regions, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
+		return ExitTrouble
+	}
+	report := audit.Evaluate(acct, audit.Options{})
+	if err := writeReport(stdout, report, f.format); err != nil {
+		fmt.Fprintf(stderr, "lambda-role-audit: write report: %v\n", err)
+		return ExitTrouble
+	}
+	return ExitStatus(report, failOn)
+}
+
+func collect(ctx context.Context, snapshot string, regions []string, logger *slog.Logger) (*inventory.Account, error) {
+	if snapshot != "" {
+		return inventory.LoadSnapshot(snapshot, regions)
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	collector := awsenv.Collector(cfg)
+	collector.Logger = logger
+	return collector.Collect(ctx, regions)
+}
+
+func writeReport(w io.Writer, r *audit.Report, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return audit.WriteText(w, r)
+}
+
+// ExitStatus maps a report to the command's exit status. An incomplete
+// audit is never a pass, whatever it found.
+func ExitStatus(r *audit.Report, failOn audit.Severity) int {
+	if !r.Complete {
+		return ExitTrouble
+	}
+	for _, f := range r.Findings {
+		if !f.Suppressed && f.Severity.AtLeast(failOn) {
+			return ExitFindings
+		}
+	}
+	return ExitClean
+}
+
+func usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "lambda-role-audit: %s\n%s", msg, strings.SplitN(usage, "\n\n", 2)[0]+"\n")
+	return ExitTrouble
+}

@@ -1,0 +1,144 @@
+package inventory
+
+import "encoding/json"
+
+// These types mirror the JSON that the AWS CLI writes (the API's own member
+// names). Only the fields the audit uses are declared; others are ignored.
+
+type cliFunctionList struct {
+	Functions  *[]cliFunction `json:"Functions"`
+	NextMarker *string        `json:"NextMarker"`
+}
+
+type cliFunction struct {
+	FunctionName string `json:"FunctionName"`
+	FunctionArn  string `json:"FunctionArn"`
+	Role         string `json:"Role"`
+	VpcConfig    *struct {
+		SubnetIds []string `json:"SubnetIds"`
+	} `json:"VpcConfig"`
+	TracingConfig *struct {
+		Mode string `json:"Mode"`
+	} `json:"TracingConfig"`
+	DeadLetterConfig *struct {
+		TargetArn string `json:"TargetArn"`
+	} `json:"DeadLetterConfig"`
+	KMSKeyArn string `json:"KMSKeyArn"`
+	Layers    []struct {
+		Arn string `json:"Arn"`
+	} `json:"Layers"`
+	FileSystemConfigs []struct {
+		Arn            string `json:"Arn"`
+		LocalMountPath string `json:"LocalMountPath"`
+	} `json:"FileSystemConfigs"`
+}
+
+type cliMappingList struct {
+	EventSourceMappings *[]cliMapping `json:"EventSourceMappings"`
+	NextMarker          *string       `json:"NextMarker"`
+}
+
+type cliMapping struct {
+	UUID                    string          `json:"UUID"`
+	FunctionArn             string          `json:"FunctionArn"`
+	EventSourceArn          string          `json:"EventSourceArn"`
+	SelfManagedEventSource  json.RawMessage `json:"SelfManagedEventSource"`
+	SelfManagedKafkaParams  json.RawMessage `json:"SelfManagedKafkaEventSourceConfig"`
+	AmazonManagedKafkaParam json.RawMessage `json:"AmazonManagedKafkaEventSourceConfig"`
+}
+
+type cliAuthorizationDetails struct {
+	RoleDetailList *[]cliRoleDetail `json:"RoleDetailList"`
+	Policies       []cliPolicy      `json:"Policies"`
+	IsTruncated    bool             `json:"IsTruncated"`
+}
+
+type cliRoleDetail struct {
+	RoleName       string `json:"RoleName"`
+	Arn            string `json:"Arn"`
+	RolePolicyList []struct {
+		PolicyName     string          `json:"PolicyName"`
+		PolicyDocument json.RawMessage `json:"PolicyDocument"`
+	} `json:"RolePolicyList"`
+	AttachedManagedPolicies []struct {
+		PolicyArn string `json:"PolicyArn"`
+	} `json:"AttachedManagedPolicies"`
+	PermissionsBoundary *struct {
+		PermissionsBoundaryArn string `json:"PermissionsBoundaryArn"`
+	} `json:"PermissionsBoundary"`
+	Tags []struct {
+		Key   string `json:"Key"`
+		Value string `json:"Value"`
+	} `json:"Tags"`
+}
+
+type cliPolicy struct {
+	PolicyName        string `json:"PolicyName"`
+	Arn               string `json:"Arn"`
+	DefaultVersionId  string `json:"DefaultVersionId"`
+	PolicyVersionList []struct {
+		Document         json.RawMessage `json:"Document"`
+		VersionId        string          `json:"VersionId"`
+		IsDefaultVersion bool            `json:"IsDefaultVersion"`
+	} `json:"PolicyVersionList"`
+}
+
+func (f cliFunction) toFunction(region string) Function {
+	fn := Function{ARN: f.FunctionArn, Name: f.FunctionName, Region: region, RoleARN: f.Role, KMSKeyARN: f.KMSKeyArn}
+	if f.VpcConfig != nil && len(f.VpcConfig.SubnetIds) > 0 {
+		fn.SubnetIDs = append([]string(nil), f.VpcConfig.SubnetIds...)
+	}
+	if f.TracingConfig != nil {
+		fn.TracingMode = f.TracingConfig.Mode
+	}
+	if f.DeadLetterConfig != nil {
+		fn.DeadLetter = f.DeadLetterConfig.TargetArn
+	}
+	for _, l := range f.Layers {
+		fn.LayerARNs = append(fn.LayerARNs, l.Arn)
+	}
+	for _, fs := range f.FileSystemConfigs {
+		fn.FileSystems = append(fn.FileSystems, FileSystem{ARN: fs.Arn, LocalMountPath: fs.LocalMountPath})
+	}
+	return fn
+}
+
+func (m cliMapping) toMapping() EventSourceMapping {
+	return EventSourceMapping{
+		UUID:             m.UUID,
+		FunctionARN:      m.FunctionArn,
+		EventSourceARN:   m.EventSourceArn,
+		SelfManagedKafka: m.EventSourceArn == "" && len(m.SelfManagedEventSource) > 0 && string(m.SelfManagedEventSource) != "null",
+	}
+}
+
+func (r cliRoleDetail) toRole() *Role {
+	role := &Role{ARN: r.Arn, Name: r.RoleName}
+	for _, p := range r.RolePolicyList {
+		role.Inline = append(role.Inline, InlinePolicy{Name: p.PolicyName, Document: p.PolicyDocument})
+	}
+	for _, p := range r.AttachedManagedPolicies {
+		role.AttachedPolicyARNs = append(role.AttachedPolicyARNs, p.PolicyArn)
+	}
+	if r.PermissionsBoundary != nil {
+		role.BoundaryARN = r.PermissionsBoundary.PermissionsBoundaryArn
+	}
+	if len(r.Tags) > 0 {
+		role.Tags = map[string]string{}
+		for _, t := range r.Tags {
+			role.Tags[t.Key] = t.Value
+		}
+	}
+	return role
+}
+
+// defaultVersion returns the policy's default version document; only that
+// version ever counts.
+func (p cliPolicy) defaultVersion() (*ManagedPolicy, bool) {
+	for _, v := range p.PolicyVersionList {
+		if v.IsDefaultVersion || (p.DefaultVersionId != "" && v.VersionId == p.DefaultVersionId) {
+			return &ManagedPolicy{ARN: p.Arn, Name: p.PolicyName, DefaultVersionID: v.VersionId, Document: v.Document}, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,36 @@
+package inventory
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// regionPattern accepts AWS region names such as us-east-1, eu-central-2,
+// us-gov-west-1, ap-southeast-5 or cn-northwest-1.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+
+// ValidRegion reports whether s is shaped like an AWS region name.
+func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
+
+// ParseRegions parses a comma-separated region list ("" gives nil, meaning
+// every enabled region). Each name must look like a region; duplicates are
+// dropped.
+func ParseRegions(list string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range strings.Split(list, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !ValidRegion(r) {
+			return nil, fmt.Errorf("%q is not a region name (expected something like us-east-1)", r)
+		}
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,275 @@
+package inventory
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// InputError is a snapshot file that is missing, malformed or inconsistent.
+// The command line maps it to exit status 2.
+type InputError struct {
+	File string
+	Err  error
+}
+
+func (e *InputError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Snapshot file names inside a snapshot directory.
+const (
+	SnapshotIAMFile      = "iam.json"
+	snapshotLambdaPrefix = "lambda-"
+	snapshotESMPrefix    = "event-source-mappings-"
+)
+
+// LoadSnapshot reads an offline snapshot: DIR/iam.json (the output of
+// `aws iam get-account-authorization-details`), DIR/lambda-<region>.json
+// (`aws lambda list-functions --region <region>`) and, optionally,
+// DIR/event-source-mappings-<region>.json. regions, when not empty, limits
+// the audit to those regions; each must have its file.
+func LoadSnapshot(dir string, regions []string) (*Account, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, &InputError{File: dir, Err: fmt.Errorf("cannot read snapshot directory: %w", err)}
+	}
+	acct := &Account{
+		Source:   "snapshot",
+		Roles:    map[string]*Role{},
+		Policies: map[string]*ManagedPolicy{},
+		Mappings: map[string][]EventSourceMapping{},
+	}
+	available := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, snapshotLambdaPrefix) || !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		region := strings.TrimSuffix(strings.TrimPrefix(name, snapshotLambdaPrefix), ".json")
+		if !ValidRegion(region) {
+			return nil, &InputError{File: filepath.Join(dir, name), Err: fmt.Errorf("file name must be lambda-<region>.json, and %q is not a region name", region)}
+		}
+		available[region] = true
+	}
+	wanted := regions
+	if len(wanted) == 0 {
+		for r := range available {
+			wanted = append(wanted, r)
+		}
+		sort.Strings(wanted)
+	}
+	if len(wanted) == 0 {
+		return nil, &InputError{File: dir, Err: errors.New("no lambda-<region>.json files: export at least one region with `aws lambda list-functions --region <region>`")}
+	}
+	for _, region := range wanted {
+		if !available[region] {
+			return nil, &InputError{File: filepath.Join(dir, snapshotLambdaPrefix+region+".json"), Err: errors.New("missing: region was requested but not exported")}
+		}
+		fns, err := loadFunctions(filepath.Join(dir, snapshotLambdaPrefix+region+".json"), region)
+		if err != nil {
+			return nil, err
+		}
+		acct.Functions = append(acct.Functions, fns...)
+		acct.Regions = append(acct.Regions, region)
+
+		esmPath := filepath.Join(dir, snapshotESMPrefix+region+".json")
+		if _, statErr := os.Stat(esmPath); statErr == nil {
+			maps, err := loadMappings(esmPath)
+			if err != nil {
+				return nil, err
+			}
+			acct.Mappings[region] = maps
+		}
+	}
+	if err := loadIAM(filepath.Join(dir, SnapshotIAMFile), acct); err != nil {
+		return nil, err
+	}
+	acct.normalize()
+	return acct, nil
+}
+
+func loadFunctions(path, region string) ([]Function, error) {
+	var list cliFunctionList
+	if err := decodeFile(path, &list); err != nil {
+		return nil, err
+	}
+	if list.Functions == nil {
+		return nil, &InputError{File: path, Err: errors.New(`no "Functions" array: expected the output of aws lambda list-functions`)}
+	}
+	if list.NextMarker != nil && *list.NextMarker != "" {
+		return nil, &InputError{File: path, Err: errors.New("export is truncated (NextMarker is set): export without --max-items/--no-paginate")}
+	}
+	out := make([]Function, 0, len(*list.Functions))
+	for i, f := range *list.Functions {
+		switch {
+		case f.FunctionArn == "":
+			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] has no FunctionArn", i)}
+		case f.Role == "":
+			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] (%s) has no Role", i, f.FunctionArn)}
+		case !strings.HasPrefix(f.Role, "arn:") || !strings.Contains(f.Role, ":role/"):
+			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] (%s) has Role %q, which is not a role ARN", i, f.FunctionArn, f.Role)}
+		}
+		if fr := arnRegion(f.FunctionArn); fr != "" && fr != region {
+			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] (%s) is in region %s, but the file is for %s", i, f.FunctionArn, fr, region)}
+		}
+		fn := f.toFunction(region)
+		if fn.Name == "" {
+			fn.Name = f.FunctionArn[strings.LastIndex(f.FunctionArn, ":")+1:]
+		}
+		out = append(out, fn)
+	}
+	return out, nil
+}
+
+func loadMappings(path string) ([]EventSourceMapping, error) {
+	var list cliMappingList
+	if err := decodeFile(path, &list); err != nil {
+		return nil, err
+	}
+	if list.EventSourceMappings == nil {
+		return nil, &InputError{File: path, Err: errors.New(`no "EventSourceMappings" array: expected the output of aws lambda list-event-source-mappings`)}
+	}
+	if list.NextMarker != nil && *list.NextMarker != "" {
+		return nil, &InputError{File: path, Err: errors.New("export is truncated (NextMarker is set)")}
+	}
+	out := make([]EventSourceMapping, 0, len(*list.EventSourceMappings))
+	for _, m := range *list.EventSourceMappings {
+		out = append(out, m.toMapping())
+	}
+	return out, nil
+}
+
+func loadIAM(path string, acct *Account) error {
+	var details cliAuthorizationDetails
+	if err := decodeFile(path, &details); err != nil {
+		return err
+	}
+	if details.RoleDetailList == nil {
+		return &InputError{File: path, Err: errors.New(`no "RoleDetailList" array: expected the output of aws iam get-account-authorization-details`)}
+	}
+	if details.IsTruncated {
+		return &InputError{File: path, Err: errors.New("export is truncated (IsTruncated is true)")}
+	}
+	used := map[string]bool{}
+	for _, arn := range acct.RoleARNs() {
+		used[arn] = true
+	}
+	for i, rd := range *details.RoleDetailList {
+		if rd.Arn == "" {
+			return &InputError{File: path, Err: fmt.Errorf("RoleDetailList[%d] has no Arn", i)}
+		}
+		if used[rd.Arn] {
+			acct.Roles[rd.Arn] = rd.toRole()
+		}
+	}
+	needed := map[string]bool{}
+	for arn := range used {
+		role, ok := acct.Roles[arn]
+		if !ok {
+			// The export is the whole account: a role absent from it does
+			// not exist, so the functions using it run without permissions.
+			acct.Roles[arn] = &Role{ARN: arn, Name: RoleNameFromARN(arn), Missing: true}
+			continue
+		}
+		for _, p := range role.AttachedPolicyARNs {
+			needed[p] = true
+		}
+		if role.BoundaryARN != "" {
+			needed[role.BoundaryARN] = true
+		}
+	}
+	for i, p := range details.Policies {
+		if p.Arn == "" {
+			return &InputError{File: path, Err: fmt.Errorf("Policies[%d] has no Arn", i)}
+		}
+		if !needed[p.Arn] {
+			continue
+		}
+		if mp, ok := p.defaultVersion(); ok {
+			acct.Policies[p.Arn] = mp
+		}
+	}
+	return nil
+}
+
+// decodeFile reads one JSON file into v, turning decode errors into messages
+// that name the file, the line and the field.
+func decodeFile(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return &InputError{File: path, Err: errors.New("missing")}
+		}
+		return &InputError{File: path, Err: err}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &InputError{File: path, Err: errors.New("file is empty")}
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return &InputError{File: path, Err: describeDecodeError(data, err)}
+	}
+	return nil
+}
+
+func describeDecodeError(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := lineCol(data, syn.Offset)
+		return fmt.Errorf("malformed JSON at line %d, column %d: %v", line, col, syn)
+	case errors.As(err, &typ):
+		line, col := lineCol(data, typ.Offset)
+		field := typ.Field
+		if field == "" {
+			field = "top level"
+		}
+		return fmt.Errorf("line %d, column %d: %s must be %s, not a JSON %s", line, col, field, describeGoType(typ.Type.String()), typ.Value)
+	case err.Error() == "unexpected end of JSON input":
+		return errors.New("truncated JSON: the file ends before the document does")
+	}
+	return err
+}
+
+func describeGoType(t string) string {
+	switch {
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "a boolean"
+	case strings.HasPrefix(t, "[]"), strings.HasPrefix(t, "*[]"):
+		return "an array"
+	case strings.HasPrefix(t, "inventory."), strings.HasPrefix(t, "struct"), strings.HasPrefix(t, "*struct"), strings.HasPrefix(t, "map"):
+		return "an object"
+	}
+	return "of type " + t
+}
+
+func lineCol(data []byte, offset int64) (int, int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	line, col := 1, 1
+	for _, b := range data[:offset] {
+		if b == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[3]
+}
