@@ -1,0 +1,54 @@
+# lambda-role-audit. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/lambda-role-audit
+SAMPLE := testdata/sample-account
+# CI runs a short fuzz pass; `make fuzz` runs longer.
+FUZZTIME ?= 10s
+
+.PHONY: help build test unit demo lint bench fuzz sample build-AuditFunction clean
+
+help:
+	@echo "make demo    audit the bundled sample account ($(SAMPLE)) and print the report"
+	@echo "make test    run every test (unit, moto integration, template, fuzz smoke)"
+	@echo "make build   build $(BIN)"
+	@echo "make lint    gofmt, go vet, go mod tidy check, cfn-lint"
+	@echo "make bench   scale benchmark (not part of make test)"
+	@echo "make fuzz    run each fuzz target for FUZZTIME"
+	@echo "make sample  regenerate $(SAMPLE) from moto with deploy/export-snapshot.sh"
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./function
+
+demo: build
+	@./$(BIN) --snapshot $(SAMPLE); status=$$?; \
+	  if [ $$status -gt 1 ]; then echo "demo failed with exit status $$status" >&2; exit $$status; fi
+
+test: lint
+	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
+	$(GO) vet ./...
+	@cp go.mod /tmp/lra-go.mod.bak; cp go.sum /tmp/lra-go.sum.bak; $(GO) mod tidy; \
+	  if ! diff -q go.mod /tmp/lra-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/lra-go.sum.bak >/dev/null; then \
+	    echo "go mod tidy changed go.mod/go.sum: commit the result" >&2; exit 1; fi
+
+# Each fuzz target as package:Target.
+FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; target=$${t##*:}; echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/lra-fuzz.log 2>&1 || { cat /tmp/lra-fuzz.log; exit 1; }; \
+	done
+
+sample:
+	rm -rf $(SAMPLE) && mkdir -p $(SAMPLE)
+	testdata/with-moto.sh bash -c 'python3 testdata/make-sample-account.py && deploy/export-snapshot.sh $(SAMPLE) us-east-1 eu-west-1'
+	python3 testdata/trim-export.py $(SAMPLE)/iam.json
+
+clean:
+	rm -rf bin .aws-sam
