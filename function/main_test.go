@@ -95,8 +95,8 @@ func seedMixedAccount(t *testing.T, moto *testenv.Moto) []findingKey {
 	doc := testenv.Doc
 	moto.Seed(t, testenv.Account{
 		Policies: []testenv.Policy{
-			{Name: "app-managed", Versions: []string{doc(s3Read), doc(admin)}},               // default v2: admin
-			{Name: "old-admin", Versions: []string{doc(admin), doc(s3Read)}},                 // default v2: harmless
+			{Name: "app-managed", Versions: []string{doc(s3Read), doc(admin)}},                // default v2: admin
+			{Name: "old-admin", Versions: []string{doc(admin), doc(s3Read)}},                  // default v2: harmless
 			{Name: "old-admin-kept", Versions: []string{doc(s3Read), doc(admin)}, Default: 1}, // v2 admin is not default
 			{Name: "boundary-s3", Versions: []string{doc(s3Read)}},
 			{Name: "escalate", Versions: []string{doc(iamAtt)}},
