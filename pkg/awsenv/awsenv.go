@@ -7,6 +7,7 @@ package awsenv
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -47,11 +48,26 @@ func Load(ctx context.Context) (aws.Config, error) {
 // throttling it gives up after a few hundred retries account-wide, which
 // would turn a slow audit into an incomplete one.
 func NewRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = MaxAttempts
-		o.MaxBackoff = 4 * time.Second
-		o.RateLimiter = ratelimit.None
+	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		o.StandardOptions = append(o.StandardOptions, func(o *retry.StandardOptions) {
+			o.MaxAttempts = MaxAttempts
+			o.RateLimiter = ratelimit.None
+			o.Backoff = jitterBackoff{base: 100 * time.Millisecond, max: 5 * time.Second}
+		})
 	})
+}
+
+// jitterBackoff is "full jitter" exponential backoff with a base suited to
+// AWS control-plane token buckets, which refill several tokens a second:
+// the SDK's default one-second base wastes most of a throttled second.
+type jitterBackoff struct{ base, max time.Duration }
+
+func (b jitterBackoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	ceiling := b.base << min(attempt, 16)
+	if ceiling > b.max || ceiling <= 0 {
+		ceiling = b.max
+	}
+	return time.Duration(rand.Int64N(int64(ceiling)) + 1), nil
 }
 
 // Collector returns a live collector over real clients built from cfg.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"lambda-role-audit/pkg/policy"
 )
 
 // InputError is a snapshot file that is missing, malformed or inconsistent.
@@ -220,18 +222,18 @@ func describeDecodeError(data []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &syn) && syn.Error() == "unexpected end of JSON input":
+		return errors.New("truncated JSON: the file ends before the document does")
 	case errors.As(err, &syn):
-		line, col := lineCol(data, syn.Offset)
+		line, col := policy.LineCol(data, syn.Offset)
 		return fmt.Errorf("malformed JSON at line %d, column %d: %v", line, col, syn)
 	case errors.As(err, &typ):
-		line, col := lineCol(data, typ.Offset)
+		line, col := policy.LineCol(data, typ.Offset)
 		field := typ.Field
 		if field == "" {
 			field = "top level"
 		}
 		return fmt.Errorf("line %d, column %d: %s must be %s, not a JSON %s", line, col, field, describeGoType(typ.Type.String()), typ.Value)
-	case err.Error() == "unexpected end of JSON input":
-		return errors.New("truncated JSON: the file ends before the document does")
 	}
 	return err
 }
@@ -248,22 +250,6 @@ func describeGoType(t string) string {
 		return "an object"
 	}
 	return "of type " + t
-}
-
-func lineCol(data []byte, offset int64) (int, int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
-	line, col := 1, 1
-	for _, b := range data[:offset] {
-		if b == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 func arnRegion(arn string) string {

@@ -1,0 +1,125 @@
+package inventory_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/awsenv"
+	"lambda-role-audit/pkg/awsfake"
+	"lambda-role-audit/pkg/inventory"
+)
+
+func fakeCollector(url string) *inventory.Live {
+	cfg := aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		BaseEndpoint: aws.String(url),
+		Retryer:      awsenv.NewRetryer,
+	}
+	return awsenv.Collector(cfg)
+}
+
+func keysOf(r *audit.Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.Rule+"/"+string(f.Severity)+"/"+f.RoleName+"/"+f.Functions[0])
+	}
+	return out
+}
+
+// TestPaginationFollowsEveryPage runs the real SDK clients against a server
+// that pages like Lambda (50 functions a page, Marker) and like IAM
+// (IsTruncated/Marker), which moto does not do.
+func TestPaginationFollowsEveryPage(t *testing.T) {
+	acct := awsfake.Generate(awsfake.Spec{Functions: 437, Regions: 3, Roles: 90, Policies: 25, Seed: 7})
+	srv := awsfake.Start(acct, awsfake.Options{IAMPageSize: 40})
+	defer srv.Close()
+
+	ctx := context.Background()
+	results := map[inventory.IAMStrategy]*audit.Report{}
+	for _, strategy := range []inventory.IAMStrategy{inventory.StrategyBulk, inventory.StrategyPerRole} {
+		srv.ResetStats()
+		c := fakeCollector(srv.URL)
+		c.Strategy = strategy
+		got, err := c.Collect(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Problems) != 0 {
+			t.Fatalf("%s: problems %+v", strategy, got.Problems)
+		}
+		if len(got.Functions) != 437 || len(got.Regions) != 3 || len(got.Roles) != 90 {
+			t.Fatalf("%s: %d functions, %d regions, %d roles; want 437, 3, 90", strategy, len(got.Functions), len(got.Regions), len(got.Roles))
+		}
+		st := srv.Stats()
+		// 437 functions over 3 regions: 146+146+145, so 3 pages per region.
+		if st.Calls["lambda:ListFunctions"] != 9 || st.Calls["lambda:GetFunction"] != 0 {
+			t.Errorf("%s: Lambda calls %v, want 9 ListFunctions pages and no GetFunction", strategy, st.Calls)
+		}
+		if strategy == inventory.StrategyBulk {
+			// 90 roles + 25 policies at 40 a page: 3 pages; then each
+			// AWS-managed policy in use, once (GetPolicy + GetPolicyVersion).
+			awsManaged := map[string]bool{}
+			for _, r := range acct.Roles {
+				for _, p := range r.Attached {
+					if strings.Contains(p, ":iam::aws:") {
+						awsManaged[p] = true
+					}
+				}
+			}
+			if n := len(awsManaged); n < 2 || st.Calls["iam:GetAccountAuthorizationDetails"] != 3 || st.Calls["iam:GetRole"] != 0 || st.Calls["iam:GetPolicy"] != n || st.Calls["iam:GetPolicyVersion"] != n {
+				t.Errorf("bulk IAM calls %v", st.Calls)
+			}
+		} else if st.Calls["iam:GetRole"] != 90 || st.Calls["iam:GetPolicy"] > 28 {
+			t.Errorf("per-role IAM calls %v", st.Calls)
+		}
+		results[strategy] = audit.Evaluate(got, audit.Options{Now: func() time.Time { return time.Time{} }})
+	}
+	bulk, perRole := results[inventory.StrategyBulk], results[inventory.StrategyPerRole]
+	if len(bulk.Findings) == 0 || !reflect.DeepEqual(keysOf(bulk), keysOf(perRole)) || !reflect.DeepEqual(bulk.Findings, perRole.Findings) {
+		t.Fatalf("strategies disagree:\nbulk     %v\nper-role %v", keysOf(bulk), keysOf(perRole))
+	}
+}
+
+// TestThrottlingIsRetried throttles hard (AWS's error formats, tiny
+// buckets) and expects the same account as an unthrottled read.
+func TestThrottlingIsRetried(t *testing.T) {
+	acct := awsfake.Generate(awsfake.Spec{Functions: 150, Regions: 2, Roles: 24, Policies: 8, Seed: 3})
+	clean := awsfake.Start(acct, awsfake.Options{})
+	defer clean.Close()
+	want, err := fakeCollector(clean.URL).Collect(context.Background(), []string{"us-east-1", "us-east-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	throttled := awsfake.Start(acct, awsfake.Options{
+		Lambda: awsfake.Limits{Rate: 20, Burst: 2},
+		IAM:    awsfake.Limits{Rate: 40, Burst: 2},
+	})
+	defer throttled.Close()
+	for _, strategy := range []inventory.IAMStrategy{inventory.StrategyBulk, inventory.StrategyPerRole} {
+		throttled.ResetStats()
+		c := fakeCollector(throttled.URL)
+		c.Strategy = strategy
+		got, err := c.Collect(context.Background(), []string{"us-east-1", "us-east-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Problems) != 0 {
+			t.Fatalf("%s: throttling leaked out as problems: %+v", strategy, got.Problems)
+		}
+		if st := throttled.Stats(); st.Throttled == 0 {
+			t.Fatalf("%s: the server throttled nothing; the test proves nothing", strategy)
+		}
+		if !reflect.DeepEqual(got.Functions, want.Functions) || !reflect.DeepEqual(got.Roles, want.Roles) || !reflect.DeepEqual(got.Policies, want.Policies) {
+			t.Fatalf("%s: throttled read differs from a clean one", strategy)
+		}
+	}
+}

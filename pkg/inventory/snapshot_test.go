@@ -1,0 +1,148 @@
+package inventory
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const iamOK = `{"RoleDetailList":[{"RoleName":"r","Arn":"arn:aws:iam::123456789012:role/r",
+ "RolePolicyList":[{"PolicyName":"p","PolicyDocument":{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}}],
+ "AttachedManagedPolicies":[{"PolicyName":"m","PolicyArn":"arn:aws:iam::123456789012:policy/m"}],
+ "PermissionsBoundary":{"PermissionsBoundaryArn":"arn:aws:iam::123456789012:policy/b"},
+ "Tags":[{"Key":"team","Value":"x"}]},
+ {"RoleName":"unused","Arn":"arn:aws:iam::123456789012:role/unused"}],
+ "Policies":[{"PolicyName":"m","Arn":"arn:aws:iam::123456789012:policy/m","DefaultVersionId":"v2","PolicyVersionList":[
+   {"Document":{"Statement":[]},"VersionId":"v1","IsDefaultVersion":false},
+   {"Document":"%7B%22Statement%22%3A%5B%5D%7D","VersionId":"v2","IsDefaultVersion":true}]},
+  {"PolicyName":"b","Arn":"arn:aws:iam::123456789012:policy/b","DefaultVersionId":"v1","PolicyVersionList":[{"Document":{"Statement":[]},"VersionId":"v1","IsDefaultVersion":true}]},
+  {"PolicyName":"other","Arn":"arn:aws:iam::123456789012:policy/other","DefaultVersionId":"v1","PolicyVersionList":[]}]}`
+
+const lambdaOK = `{"Functions":[
+ {"FunctionName":"f","FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:f","Role":"arn:aws:iam::123456789012:role/r",
+  "VpcConfig":{"SubnetIds":["subnet-1"],"SecurityGroupIds":[]},"TracingConfig":{"Mode":"Active"},
+  "DeadLetterConfig":{"TargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq"},"KMSKeyArn":"arn:aws:kms:us-east-1:123456789012:key/k",
+  "Layers":[{"Arn":"arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38"}],
+  "FileSystemConfigs":[{"Arn":"arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-1","LocalMountPath":"/mnt/data"}]},
+ {"FunctionName":"g","FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:g","Role":"arn:aws:iam::123456789012:role/deleted"}]}`
+
+func writeSnapshot(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLoadSnapshot(t *testing.T) {
+	dir := writeSnapshot(t, map[string]string{
+		"iam.json":              iamOK,
+		"lambda-us-east-1.json": lambdaOK,
+		"lambda-eu-west-1.json": `{"Functions":[]}`,
+		"event-source-mappings-us-east-1.json": `{"EventSourceMappings":[{"UUID":"u1","FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:f","EventSourceArn":"arn:aws:sqs:us-east-1:123456789012:q"},
+			{"UUID":"u2","FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:f","SelfManagedEventSource":{"Endpoints":{"KAFKA_BOOTSTRAP_SERVERS":["b:9092"]}}}]}`,
+		"notes.txt": "ignored",
+	})
+	acct, err := LoadSnapshot(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.ID != "123456789012" || strings.Join(acct.Regions, ",") != "eu-west-1,us-east-1" || len(acct.Functions) != 2 {
+		t.Fatalf("account = %+v", acct)
+	}
+	f := acct.Functions[0]
+	if f.Name != "f" || f.Region != "us-east-1" || f.TracingMode != "Active" || f.SubnetIDs[0] != "subnet-1" || f.DeadLetter == "" || f.KMSKeyARN == "" || len(f.LayerARNs) != 1 || f.FileSystems[0].LocalMountPath != "/mnt/data" {
+		t.Errorf("function = %+v", f)
+	}
+	r := acct.Roles["arn:aws:iam::123456789012:role/r"]
+	if r == nil || len(r.Inline) != 1 || r.AttachedPolicyARNs[0] != "arn:aws:iam::123456789012:policy/m" || r.BoundaryARN == "" || r.Tags["team"] != "x" {
+		t.Fatalf("role = %+v", r)
+	}
+	if _, ok := acct.Roles["arn:aws:iam::123456789012:role/unused"]; ok {
+		t.Error("a role no function uses was collected")
+	}
+	if d := acct.Roles["arn:aws:iam::123456789012:role/deleted"]; d == nil || !d.Missing {
+		t.Errorf("role absent from the export must be Missing: %+v", d)
+	}
+	m := acct.Policies["arn:aws:iam::123456789012:policy/m"]
+	if m == nil || m.DefaultVersionID != "v2" || !strings.Contains(string(m.Document), "%7B") {
+		t.Errorf("only the default version counts: %+v", m)
+	}
+	if _, ok := acct.Policies["arn:aws:iam::123456789012:policy/other"]; ok {
+		t.Error("an unused policy was kept")
+	}
+	maps, read := acct.MappingsFor(f)
+	if !read || len(maps) != 2 || !maps[1].SelfManagedKafka {
+		t.Errorf("mappings = %+v read=%v", maps, read)
+	}
+	if _, read := acct.MappingsFor(Function{Region: "eu-west-1"}); read {
+		t.Error("eu-west-1 has no mappings file; its mappings must be unread")
+	}
+
+	only, err := LoadSnapshot(dir, []string{"eu-west-1"})
+	if err != nil || len(only.Functions) != 0 || len(only.Regions) != 1 {
+		t.Errorf("region filter: %+v %v", only, err)
+	}
+}
+
+func TestLoadSnapshotErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		regions []string
+		file    string
+		want    string
+	}{
+		{"no lambda files", map[string]string{"iam.json": iamOK}, nil, "", "no lambda-<region>.json files"},
+		{"missing iam", map[string]string{"lambda-us-east-1.json": lambdaOK}, nil, "iam.json", "missing"},
+		{"bad region in name", map[string]string{"iam.json": iamOK, "lambda-moon.json": lambdaOK}, nil, "lambda-moon.json", `"moon" is not a region name`},
+		{"requested region missing", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": lambdaOK}, []string{"eu-west-1"}, "lambda-eu-west-1.json", "not exported"},
+		{"truncated lambda", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": lambdaOK[:200]}, nil, "lambda-us-east-1.json", "truncated JSON"},
+		{"syntax error", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": "{\"Functions\": [}"}, nil, "lambda-us-east-1.json", "malformed JSON at line 1"},
+		{"wrong type", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": `{"Functions": {"a": 1}}`}, nil, "lambda-us-east-1.json", "Functions must be an array"},
+		{"not list-functions output", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": `{"Roles": []}`}, nil, "lambda-us-east-1.json", `no "Functions" array`},
+		{"paginated export", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": `{"Functions": [], "NextMarker": "abc"}`}, nil, "lambda-us-east-1.json", "truncated (NextMarker"},
+		{"function without role", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": `{"Functions": [{"FunctionArn":"arn:aws:lambda:us-east-1:1:function:f"}]}`}, nil, "lambda-us-east-1.json", "has no Role"},
+		{"function in other region", map[string]string{"iam.json": iamOK, "lambda-eu-west-1.json": lambdaOK}, nil, "lambda-eu-west-1.json", "is in region us-east-1, but the file is for eu-west-1"},
+		{"empty iam", map[string]string{"iam.json": "  ", "lambda-us-east-1.json": lambdaOK}, nil, "iam.json", "file is empty"},
+		{"iam not GAAD output", map[string]string{"iam.json": `{"Roles": []}`, "lambda-us-east-1.json": lambdaOK}, nil, "iam.json", `no "RoleDetailList"`},
+		{"iam wrong type", map[string]string{"iam.json": `{"RoleDetailList": [{"Arn": ["x"]}]}`, "lambda-us-east-1.json": lambdaOK}, nil, "iam.json", "RoleDetailList.Arn must be a string"},
+		{"bad mappings", map[string]string{"iam.json": iamOK, "lambda-us-east-1.json": lambdaOK, "event-source-mappings-us-east-1.json": "[]"}, nil, "event-source-mappings-us-east-1.json", "must be an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeSnapshot(t, tt.files)
+			_, err := LoadSnapshot(dir, tt.regions)
+			var inErr *InputError
+			if !errors.As(err, &inErr) {
+				t.Fatalf("error = %v, want an InputError", err)
+			}
+			if !strings.HasSuffix(inErr.File, tt.file) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %q, want file %q and %q", err, tt.file, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzLoadSnapshot writes arbitrary content into each snapshot file: the
+// loader must return an account or an error, never panic.
+func FuzzLoadSnapshot(f *testing.F) {
+	f.Add([]byte(iamOK), []byte(lambdaOK), []byte(`{"EventSourceMappings":[]}`))
+	f.Add([]byte(`{"RoleDetailList":null}`), []byte(`{"Functions":[{}]}`), []byte(`{}`))
+	f.Add([]byte(`[]`), []byte(`{"Functions":[{"FunctionArn":"arn:aws:lambda:::function:x","Role":"arn:aws:iam::1:role/"}]}`), []byte(`null`))
+	f.Fuzz(func(t *testing.T, iamJSON, lambdaJSON, esmJSON []byte) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "iam.json"), iamJSON, 0o644)
+		os.WriteFile(filepath.Join(dir, "lambda-us-east-1.json"), lambdaJSON, 0o644)
+		os.WriteFile(filepath.Join(dir, "event-source-mappings-us-east-1.json"), esmJSON, 0o644)
+		acct, err := LoadSnapshot(dir, nil)
+		if err == nil && acct == nil {
+			t.Fatal("nil account without error")
+		}
+	})
+}
