@@ -50,7 +50,9 @@ type Policy struct {
 }
 
 // RoleARN returns the ARN of a role in this account.
-func (a *Account) RoleARN(name string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s", a.ID, name) }
+func (a *Account) RoleARN(name string) string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/%s", a.ID, name)
+}
 
 // FunctionARN returns the ARN of a function in this account.
 func (a *Account) FunctionARN(region, name string) string {
