@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,7 +37,19 @@ const (
 // DIR/event-source-mappings-<region>.json. regions, when not empty, limits
 // the audit to those regions; each must have its file.
 func LoadSnapshot(dir string, regions []string) (*Account, error) {
-	entries, err := os.ReadDir(dir)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, &InputError{File: dir, Err: fmt.Errorf("cannot read snapshot directory: %w", err)}
+	}
+	return LoadSnapshotFS(os.DirFS(dir), dir, regions)
+}
+
+// LoadSnapshotFS reads a snapshot from any file system; dir only labels
+// the files in error messages.
+func LoadSnapshotFS(fsys fs.FS, dir string, regions []string) (*Account, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, &InputError{File: dir, Err: fmt.Errorf("cannot read snapshot directory: %w", err)}
 	}
@@ -72,32 +85,33 @@ func LoadSnapshot(dir string, regions []string) (*Account, error) {
 		if !available[region] {
 			return nil, &InputError{File: filepath.Join(dir, snapshotLambdaPrefix+region+".json"), Err: errors.New("missing: region was requested but not exported")}
 		}
-		fns, err := loadFunctions(filepath.Join(dir, snapshotLambdaPrefix+region+".json"), region)
+		fns, err := loadFunctions(fsys, dir, snapshotLambdaPrefix+region+".json", region)
 		if err != nil {
 			return nil, err
 		}
 		acct.Functions = append(acct.Functions, fns...)
 		acct.Regions = append(acct.Regions, region)
 
-		esmPath := filepath.Join(dir, snapshotESMPrefix+region+".json")
-		if _, statErr := os.Stat(esmPath); statErr == nil {
-			maps, err := loadMappings(esmPath)
+		esmName := snapshotESMPrefix + region + ".json"
+		if _, statErr := fs.Stat(fsys, esmName); statErr == nil {
+			maps, err := loadMappings(fsys, dir, esmName)
 			if err != nil {
 				return nil, err
 			}
 			acct.Mappings[region] = maps
 		}
 	}
-	if err := loadIAM(filepath.Join(dir, SnapshotIAMFile), acct); err != nil {
+	if err := loadIAM(fsys, dir, SnapshotIAMFile, acct); err != nil {
 		return nil, err
 	}
 	acct.normalize()
 	return acct, nil
 }
 
-func loadFunctions(path, region string) ([]Function, error) {
+func loadFunctions(fsys fs.FS, dir, name, region string) ([]Function, error) {
+	path := filepath.Join(dir, name)
 	var list cliFunctionList
-	if err := decodeFile(path, &list); err != nil {
+	if err := decodeFile(fsys, dir, name, &list); err != nil {
 		return nil, err
 	}
 	if list.Functions == nil {
@@ -128,9 +142,10 @@ func loadFunctions(path, region string) ([]Function, error) {
 	return out, nil
 }
 
-func loadMappings(path string) ([]EventSourceMapping, error) {
+func loadMappings(fsys fs.FS, dir, name string) ([]EventSourceMapping, error) {
+	path := filepath.Join(dir, name)
 	var list cliMappingList
-	if err := decodeFile(path, &list); err != nil {
+	if err := decodeFile(fsys, dir, name, &list); err != nil {
 		return nil, err
 	}
 	if list.EventSourceMappings == nil {
@@ -146,9 +161,10 @@ func loadMappings(path string) ([]EventSourceMapping, error) {
 	return out, nil
 }
 
-func loadIAM(path string, acct *Account) error {
+func loadIAM(fsys fs.FS, dir, name string, acct *Account) error {
+	path := filepath.Join(dir, name)
 	var details cliAuthorizationDetails
-	if err := decodeFile(path, &details); err != nil {
+	if err := decodeFile(fsys, dir, name, &details); err != nil {
 		return err
 	}
 	if details.RoleDetailList == nil {
@@ -201,8 +217,9 @@ func loadIAM(path string, acct *Account) error {
 
 // decodeFile reads one JSON file into v, turning decode errors into messages
 // that name the file, the line and the field.
-func decodeFile(path string, v any) error {
-	data, err := os.ReadFile(path)
+func decodeFile(fsys fs.FS, dir, name string, v any) error {
+	path := filepath.Join(dir, name)
+	data, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return &InputError{File: path, Err: errors.New("missing")}

@@ -1,11 +1,13 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 const iamOK = `{"RoleDetailList":[{"RoleName":"r","Arn":"arn:aws:iam::123456789012:role/r",
@@ -129,18 +131,25 @@ func TestLoadSnapshotErrors(t *testing.T) {
 	}
 }
 
-// FuzzLoadSnapshot writes arbitrary content into each snapshot file: the
-// loader must return an account or an error, never panic.
+// FuzzLoadSnapshot feeds arbitrary content to every snapshot file (one
+// input split at NUL bytes: iam.json, lambda-us-east-1.json, the mappings
+// file): the loader must return an account or an error, never panic or hang.
 func FuzzLoadSnapshot(f *testing.F) {
-	f.Add([]byte(iamOK), []byte(lambdaOK), []byte(`{"EventSourceMappings":[]}`))
-	f.Add([]byte(`{"RoleDetailList":null}`), []byte(`{"Functions":[{}]}`), []byte(`{}`))
-	f.Add([]byte(`[]`), []byte(`{"Functions":[{"FunctionArn":"arn:aws:lambda:::function:x","Role":"arn:aws:iam::1:role/"}]}`), []byte(`null`))
-	f.Fuzz(func(t *testing.T, iamJSON, lambdaJSON, esmJSON []byte) {
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "iam.json"), iamJSON, 0o644)
-		os.WriteFile(filepath.Join(dir, "lambda-us-east-1.json"), lambdaJSON, 0o644)
-		os.WriteFile(filepath.Join(dir, "event-source-mappings-us-east-1.json"), esmJSON, 0o644)
-		acct, err := LoadSnapshot(dir, nil)
+	join := func(parts ...string) []byte { return []byte(strings.Join(parts, "\x00")) }
+	f.Add(join(iamOK, lambdaOK, `{"EventSourceMappings":[]}`))
+	f.Add(join(`{"RoleDetailList":null}`, `{"Functions":[{}]}`, `{}`))
+	f.Add(join(`[]`, `{"Functions":[{"FunctionArn":"arn:aws:lambda:::function:x","Role":"arn:aws:iam::1:role/"}]}`, `null`))
+	f.Fuzz(func(t *testing.T, input []byte) {
+		parts := bytes.SplitN(input, []byte{0}, 3)
+		for len(parts) < 3 {
+			parts = append(parts, nil)
+		}
+		fsys := fstest.MapFS{
+			"iam.json":                             {Data: parts[0]},
+			"lambda-us-east-1.json":                {Data: parts[1]},
+			"event-source-mappings-us-east-1.json": {Data: parts[2]},
+		}
+		acct, err := LoadSnapshotFS(fsys, "fuzz", nil)
 		if err == nil && acct == nil {
 			t.Fatal("nil account without error")
 		}

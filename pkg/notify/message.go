@@ -1,0 +1,229 @@
+// Package notify turns an audit report into one SNS alert (a subject, a body
+// per delivery protocol, attributes for subscription filters), publishes it,
+// and remembers what was last alerted for change-only notification.
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"lambda-role-audit/pkg/audit"
+)
+
+// MaxMessageBytes is SNS's limit for one message, attributes included.
+const MaxMessageBytes = 262144
+
+// safetyMargin leaves room for SNS's own accounting of attribute names and
+// types, so a message computed to fit is never rejected.
+const safetyMargin = 2048
+
+// Context is what the alert says about where the run happened.
+type Context struct {
+	AccountID string
+	Region    string
+	// LogGroup and LogStream locate the full report when a message had to
+	// be shortened.
+	LogGroup, LogStream string
+	// MinSeverity is the lowest severity that alerts.
+	MinSeverity audit.Severity
+	// Now stamps the message.
+	Now time.Time
+}
+
+// Message is one SNS publish.
+type Message struct {
+	Subject string
+	// Body is the MessageStructure=json document: a JSON object with one
+	// string per protocol.
+	Body       string
+	Attributes map[string]Attribute
+	// Detailed is how many findings the bodies describe in full; the rest
+	// were left out to fit under MaxMessageBytes.
+	Detailed, Omitted int
+}
+
+// Attribute is an SNS message attribute.
+type Attribute struct {
+	DataType, Value string
+}
+
+// Size is the message's size as SNS counts it: body, subject and attributes.
+func (m Message) Size() int {
+	n := len(m.Body) + len(m.Subject)
+	for k, a := range m.Attributes {
+		n += len(k) + len(a.DataType) + len(a.Value)
+	}
+	return n
+}
+
+// Build renders the alert for a report, describing as many findings in full
+// as fit under SNS's limit, most severe first.
+func Build(r *audit.Report, c Context) (Message, error) {
+	if c.MinSeverity == "" {
+		c.MinSeverity = audit.Medium
+	}
+	if c.AccountID == "" {
+		c.AccountID = r.AccountID
+	}
+	alerting := r.Alerting(c.MinSeverity)
+	m := Message{Subject: Subject(r, c), Attributes: attributes(r, alerting)}
+	fits := func(k int) (string, bool, error) {
+		body, err := bodies(r, alerting, c, k)
+		if err != nil {
+			return "", false, err
+		}
+		m.Body = body
+		return body, m.Size() <= MaxMessageBytes-safetyMargin, nil
+	}
+	// Findings are the only part that grows without bound; find the
+	// largest number that fits by bisection.
+	total := len(r.Findings)
+	body, ok, err := fits(total)
+	if err != nil {
+		return Message{}, err
+	}
+	if ok {
+		m.Body, m.Detailed = body, total
+		return m, nil
+	}
+	lo, hi := 0, total // lo fits (or is zero), hi does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if _, ok, err := fits(mid); err != nil {
+			return Message{}, err
+		} else if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	body, ok, err = fits(lo)
+	if err != nil {
+		return Message{}, err
+	}
+	if !ok {
+		return Message{}, fmt.Errorf("alert does not fit in %d bytes even without findings (%d bytes)", MaxMessageBytes, len(body))
+	}
+	m.Body, m.Detailed, m.Omitted = body, lo, total-lo
+	return m, nil
+}
+
+// Subject is ASCII, under 100 characters, and says first whether the audit
+// was incomplete: "lambda-role-audit 123456789012: 2 critical, 1 high".
+func Subject(r *audit.Report, c Context) string {
+	account := c.AccountID
+	if account == "" {
+		account = "unknown-account"
+	}
+	var parts []string
+	if !r.Complete {
+		parts = append(parts, fmt.Sprintf("INCOMPLETE audit (%d errors)", len(r.Errors)))
+	}
+	counts := audit.SeverityCounts(r.Alerting(c.MinSeverity))
+	switch {
+	case counts != "":
+		parts = append(parts, counts)
+	case r.Complete:
+		parts = append(parts, "all clear")
+	default:
+		parts = append(parts, "no findings in what was read")
+	}
+	s := asciiOnly(fmt.Sprintf("lambda-role-audit %s: %s", account, strings.Join(parts, "; ")))
+	if len(s) > 99 {
+		s = s[:96] + "..."
+	}
+	return s
+}
+
+func attributes(r *audit.Report, alerting []audit.Finding) map[string]Attribute {
+	highest := "none"
+	for _, f := range alerting {
+		if highest == "none" || f.Severity.Rank() > audit.Severity(highest).Rank() {
+			highest = string(f.Severity)
+		}
+	}
+	return map[string]Attribute{
+		"severity":     {DataType: "String", Value: highest},
+		"findingCount": {DataType: "Number", Value: fmt.Sprint(len(alerting))},
+		"complete":     {DataType: "String", Value: fmt.Sprint(r.Complete)},
+	}
+}
+
+// bodies renders every protocol's body with the first k findings in full.
+func bodies(r *audit.Report, alerting []audit.Finding, c Context, k int) (string, error) {
+	short := Short(r, c)
+	email := Email(r, c, k)
+	chat, err := json.Marshal(Chatbot(r, c, k))
+	if err != nil {
+		return "", fmt.Errorf("render chat notification: %w", err)
+	}
+	report, err := json.Marshal(truncatedReport(r, c, k))
+	if err != nil {
+		return "", fmt.Errorf("render report: %w", err)
+	}
+	structure := map[string]string{
+		"default": short,
+		"email":   email,
+		"https":   string(chat),
+		"sqs":     string(report),
+		"lambda":  string(report),
+	}
+	b, err := json.Marshal(structure)
+	if err != nil {
+		return "", fmt.Errorf("render message: %w", err)
+	}
+	return string(b), nil
+}
+
+// Truncation says what a shortened report left out and where to find it.
+type Truncation struct {
+	OmittedFindings int    `json:"omittedFindings"`
+	OmittedErrors   int    `json:"omittedErrors"`
+	LogGroup        string `json:"logGroup,omitempty"`
+	LogStream       string `json:"logStream,omitempty"`
+}
+
+type reportBody struct {
+	audit.Report
+	Truncated *Truncation `json:"truncated,omitempty"`
+}
+
+func truncatedReport(r *audit.Report, c Context, k int) reportBody {
+	body := reportBody{Report: *r}
+	if k < len(r.Findings) || k < len(r.Errors) {
+		body.Findings = r.Findings[:min(k, len(r.Findings))]
+		body.Errors = r.Errors[:min(k, len(r.Errors))]
+		body.Truncated = &Truncation{
+			OmittedFindings: len(r.Findings) - len(body.Findings),
+			OmittedErrors:   len(r.Errors) - len(body.Errors),
+			LogGroup:        c.LogGroup, LogStream: c.LogStream,
+		}
+	}
+	return body
+}
+
+// moreLine tells the reader where the rest is.
+func moreLine(omitted int, c Context) string {
+	where := "the function's log"
+	if c.LogGroup != "" {
+		where = fmt.Sprintf("the log stream %s in log group %s", c.LogStream, c.LogGroup)
+	}
+	return fmt.Sprintf("%d more findings: see %s (the full JSON report is logged there).", omitted, where)
+}
+
+func asciiOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}

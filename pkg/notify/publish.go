@@ -1,0 +1,34 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+)
+
+// SNSAPI is the part of the SNS client the publisher uses.
+type SNSAPI interface {
+	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// Publish sends one message to a topic and returns SNS's message id.
+func Publish(ctx context.Context, client SNSAPI, topicARN string, m Message) (string, error) {
+	in := &sns.PublishInput{
+		TopicArn:          aws.String(topicARN),
+		Subject:           aws.String(m.Subject),
+		Message:           aws.String(m.Body),
+		MessageStructure:  aws.String("json"),
+		MessageAttributes: map[string]snstypes.MessageAttributeValue{},
+	}
+	for k, a := range m.Attributes {
+		in.MessageAttributes[k] = snstypes.MessageAttributeValue{DataType: aws.String(a.DataType), StringValue: aws.String(a.Value)}
+	}
+	out, err := client.Publish(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("publish to %s: %w", topicARN, err)
+	}
+	return aws.ToString(out.MessageId), nil
+}

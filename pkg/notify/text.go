@@ -1,0 +1,126 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+
+	"lambda-role-audit/pkg/audit"
+)
+
+// Short is the "default" body: a few lines for protocols without their own.
+func Short(r *audit.Report, c Context) string {
+	var b strings.Builder
+	if !r.Complete {
+		fmt.Fprintf(&b, "%s\n", IncompleteLine(r))
+	}
+	fmt.Fprintln(&b, audit.SummaryLine(r))
+	alerting := r.Alerting(c.MinSeverity)
+	for i, f := range alerting {
+		if i == 5 {
+			fmt.Fprintf(&b, "... and %d more at %s or above.\n", len(alerting)-5, c.MinSeverity)
+			break
+		}
+		fmt.Fprintf(&b, "- %s %s: role %s used by %d function(s)\n", strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName, len(f.Functions))
+	}
+	return b.String()
+}
+
+// IncompleteLine says that, and why, an audit is incomplete.
+func IncompleteLine(r *audit.Report) string {
+	var reasons []string
+	for i, e := range r.Errors {
+		if i == 3 {
+			reasons = append(reasons, fmt.Sprintf("and %d more", len(r.Errors)-3))
+			break
+		}
+		reasons = append(reasons, audit.ErrorLine(e))
+	}
+	return "INCOMPLETE AUDIT: " + strings.Join(reasons, "; ")
+}
+
+// Email is a readable plain-text report: every finding (the first k in
+// full), its functions and evidence, what was not audited, and how to fix.
+func Email(r *audit.Report, c Context, k int) string {
+	var b strings.Builder
+	if !r.Complete {
+		fmt.Fprintf(&b, "%s\n\n", IncompleteLine(r))
+	}
+	fmt.Fprintf(&b, "Lambda execution role audit of account %s", orUnknown(c.AccountID))
+	if !c.Now.IsZero() {
+		fmt.Fprintf(&b, " at %s", c.Now.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	fmt.Fprintf(&b, "\n%s\n", audit.SummaryLine(r))
+	fmt.Fprintf(&b, "Alerting on unsuppressed findings at %s or above: %d.\n", c.MinSeverity, len(r.Alerting(c.MinSeverity)))
+
+	if len(r.Findings) > 0 {
+		fmt.Fprint(&b, "\nFINDINGS\n========\n")
+	}
+	for i, f := range r.Findings {
+		if i == k {
+			fmt.Fprintf(&b, "\n%s\n", moreLine(len(r.Findings)-k, c))
+			break
+		}
+		fmt.Fprintf(&b, "\n[%d] %s  %s  role %s\n", i+1, strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName)
+		if f.Suppressed {
+			fmt.Fprintf(&b, "    Suppressed (accepted risk): %s\n", f.SuppressReason)
+		} else if !f.Severity.AtLeast(c.MinSeverity) {
+			fmt.Fprintf(&b, "    Below the alert threshold (%s); listed for completeness.\n", c.MinSeverity)
+		}
+		fmt.Fprintf(&b, "    Role: %s\n    Finding id: %s\n    %s\n", f.RoleARN, f.ID, audit.RuleDescription(f))
+		fmt.Fprintf(&b, "    Functions (%d):\n", len(f.Functions))
+		for _, fn := range f.Functions {
+			fmt.Fprintf(&b, "      - %s\n", fn)
+		}
+		if len(f.Evidence) > 0 {
+			fmt.Fprintln(&b, "    Evidence:")
+			for _, e := range f.Evidence {
+				fmt.Fprintf(&b, "      - %s\n", audit.EvidenceLine(e))
+			}
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprint(&b, "\nNOT AUDITED\n===========\n")
+		for i, e := range r.Errors {
+			if i == max(k, 20) {
+				fmt.Fprintf(&b, "  ... and %d more (see the log).\n", len(r.Errors)-i)
+				break
+			}
+			fmt.Fprintf(&b, "  - %s\n", audit.ErrorLine(e))
+		}
+	}
+	if len(r.Findings) > 0 {
+		b.WriteString(remediationSteps)
+	}
+	return b.String()
+}
+
+// remediationSteps are the rule's remediation, in short: one role per
+// function with only the managed policies it needs.
+const remediationSteps = `
+HOW TO FIX
+==========
+Give each function its own execution role with only the permissions it needs,
+then move the function to it. For each function listed above:
+  1. Create a role that Lambda can assume:
+       aws iam create-role --role-name <function>-role \
+         --assume-role-policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+  2. Attach only the AWS-managed policies the function uses:
+       AWSLambdaBasicExecutionRole (logs), AWSLambdaVPCAccessExecutionRole (VPC),
+       AWSLambdaSQSQueueExecutionRole, AWSLambdaKinesisExecutionRole,
+       AWSLambdaDynamoDBExecutionRole, AWSLambdaMSKExecutionRole (event sources),
+       AWSXRayDaemonWriteAccess (tracing), CloudWatchLambdaInsightsExecutionRolePolicy:
+       aws iam attach-role-policy --role-name <function>-role --policy-arn arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole
+  3. Add an inline policy for the function's own data, scoped to exact ARNs.
+  4. Switch the function to the new role:
+       aws lambda update-function-configuration --region <region> --function-name <function> --role <new role ARN>
+  5. Once no function uses the shared admin role, remove its admin policies.
+Repeat in every region. "lambda-role-audit plan --function <ARN>" prints these
+commands for one function, worked out from its configuration.
+`
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
