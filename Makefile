@@ -12,7 +12,7 @@ help:
 	@echo "make demo    audit the bundled sample account ($(SAMPLE)) and print the report"
 	@echo "make test    run every test (unit, moto integration, template, fuzz smoke)"
 	@echo "make build   build $(BIN)"
-	@echo "make lint    gofmt, go vet, go mod tidy check, cfn-lint"
+	@echo "make lint    cfn-lint, gofmt, go vet, go mod tidy check"
 	@echo "make bench   scale benchmark (not part of make test)"
 	@echo "make fuzz    run each fuzz target for FUZZTIME"
 	@echo "make sample  regenerate $(SAMPLE) from moto with deploy/export-snapshot.sh"
@@ -29,6 +29,7 @@ test: lint
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 lint:
+	cfn-lint template.yaml
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
@@ -49,6 +50,12 @@ sample:
 	rm -rf $(SAMPLE) && mkdir -p $(SAMPLE)
 	testdata/with-moto.sh bash -c 'python3 testdata/make-sample-account.py && deploy/export-snapshot.sh $(SAMPLE) us-east-1 eu-west-1'
 	python3 testdata/trim-export.py $(SAMPLE)/iam.json
+
+# SAM (BuildMethod: makefile) runs this with ARTIFACTS_DIR set: a static
+# arm64 binary named bootstrap for the provided.al2023 runtime.
+build-AuditFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $(ARTIFACTS_DIR)/bootstrap ./function
 
 clean:
 	rm -rf bin .aws-sam

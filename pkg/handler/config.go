@@ -1,0 +1,93 @@
+// Package handler is the scheduled Lambda function: it reads its
+// configuration from the environment, decodes the invoking event, runs
+// collect → evaluate → notify within the invocation's deadline, and returns
+// a compact summary.
+package handler
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/inventory"
+)
+
+// Notify modes.
+const (
+	NotifyFindings = "findings" // publish when there are alerting findings
+	NotifyChange   = "change"   // publish when the alerting set changed
+	NotifyAlways   = "always"   // publish every run, all-clear included
+)
+
+// Config is the function's configuration, set by the template.
+type Config struct {
+	TopicARN       string
+	Regions        []string
+	NotifyOn       string
+	MinSeverity    audit.Severity
+	SuppressRoles  []string
+	StateParameter string
+	LogGroup       string
+	LogStream      string
+}
+
+var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$`)
+
+// LoadConfig reads and validates the environment. Every bad value is named,
+// so a misconfigured deployment fails on its first run with a clear error.
+func LoadConfig(env func(string) string) (Config, error) {
+	c := Config{
+		TopicARN:       strings.TrimSpace(env("ALERT_TOPIC_ARN")),
+		NotifyOn:       strings.TrimSpace(env("NOTIFY_ON")),
+		StateParameter: strings.TrimSpace(env("STATE_PARAMETER")),
+		LogGroup:       env("AWS_LAMBDA_LOG_GROUP_NAME"),
+		LogStream:      env("AWS_LAMBDA_LOG_STREAM_NAME"),
+	}
+	var errs []error
+	if c.TopicARN == "" {
+		errs = append(errs, errors.New("ALERT_TOPIC_ARN is required: the SNS topic that receives alerts"))
+	} else if !topicARN.MatchString(c.TopicARN) {
+		errs = append(errs, fmt.Errorf("ALERT_TOPIC_ARN %q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", c.TopicARN))
+	}
+	regions, err := inventory.ParseRegions(env("AUDIT_REGIONS"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("AUDIT_REGIONS: %w", err))
+	}
+	c.Regions = regions
+	if c.NotifyOn == "" {
+		c.NotifyOn = NotifyFindings
+	}
+	if err := validNotify(c.NotifyOn); err != nil {
+		errs = append(errs, fmt.Errorf("NOTIFY_ON: %w", err))
+	}
+	c.MinSeverity = audit.Medium
+	if s := strings.TrimSpace(env("MIN_SEVERITY")); s != "" {
+		sev, err := audit.ParseSeverity(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("MIN_SEVERITY: %w", err))
+		}
+		c.MinSeverity = sev
+	}
+	for _, r := range strings.Split(env("SUPPRESS_ROLES"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.SuppressRoles = append(c.SuppressRoles, r)
+		}
+	}
+	if c.NotifyOn == NotifyChange && c.StateParameter == "" {
+		errs = append(errs, errors.New("STATE_PARAMETER is required when NOTIFY_ON is change"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return c, nil
+}
+
+func validNotify(mode string) error {
+	switch mode {
+	case NotifyFindings, NotifyChange, NotifyAlways:
+		return nil
+	}
+	return fmt.Errorf("%q is not a notify mode (expected findings, change or always)", mode)
+}

@@ -1,0 +1,195 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/notify"
+)
+
+// Collector reads an account (inventory.Live in production).
+type Collector interface {
+	Collect(ctx context.Context, regions []string) (*inventory.Account, error)
+}
+
+// Handler runs one audit per invocation.
+type Handler struct {
+	Config    Config
+	Collector Collector
+	SNS       notify.SNSAPI
+	SSM       notify.SSMAPI
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Summary is the invocation's compact result, readable in the console's
+// Test output.
+type Summary struct {
+	Complete  bool           `json:"complete"`
+	AccountID string         `json:"accountId,omitempty"`
+	Regions   int            `json:"regions"`
+	Functions int            `json:"functions"`
+	Findings  audit.Summary  `json:"findings"`
+	Alerting  int            `json:"alerting"`
+	Highest   string         `json:"highestSeverity,omitempty"`
+	Errors    []string       `json:"errors,omitempty"`
+	Mode      string         `json:"notify"`
+	Published bool           `json:"published"`
+	MessageID string         `json:"messageId,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	Shortened int            `json:"omittedFromAlert,omitempty"`
+	Report    *audit.Report  `json:"report,omitempty"`
+	Timing    map[string]int `json:"timingMs,omitempty"`
+}
+
+// Handle is the Lambda entry point.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
+	log := h.logger()
+	req, err := DecodeEvent(raw)
+	if err != nil {
+		log.Error("rejected event", "error", err.Error())
+		return Summary{}, err
+	}
+	mode := h.Config.NotifyOn
+	if req.Notify != "" {
+		mode = req.Notify
+	}
+	if mode == NotifyChange && h.Config.StateParameter == "" && !req.DryRun {
+		return Summary{}, errors.New("notify mode change needs STATE_PARAMETER, which is not configured")
+	}
+	regions := h.Config.Regions
+	if len(req.Regions) > 0 {
+		regions = req.Regions
+	}
+	start := h.now()
+
+	collectCtx, cancel := context.WithDeadline(ctx, collectionDeadline(ctx, start))
+	acct, err := h.Collector.Collect(collectCtx, regions)
+	cancel()
+	if err != nil {
+		// Without the region list nothing can be audited; say so loudly
+		// rather than fail silently.
+		acct = &inventory.Account{Source: "live", Problems: []inventory.Problem{{Operation: "ec2:DescribeRegions", Message: err.Error()}}}
+	}
+	collected := h.now()
+	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: h.Config.SuppressRoles, Now: h.now})
+	logReport(log, rep)
+
+	sum := summarize(rep, h.Config.MinSeverity)
+	sum.Mode = mode
+	sum.Timing = map[string]int{"collect": int(collected.Sub(start).Milliseconds())}
+	if req.DryRun {
+		sum.Reason = "dry run: nothing published"
+		sum.Report = rep
+		return sum, nil
+	}
+
+	alerting := rep.Alerting(h.Config.MinSeverity)
+	ids := make([]string, len(alerting))
+	for i, f := range alerting {
+		ids[i] = f.ID
+	}
+	state := notify.StateOf(ids)
+	store := notify.StateStore{Client: h.SSM, Parameter: h.Config.StateParameter}
+	publish, reason := false, ""
+	switch mode {
+	case NotifyAlways:
+		publish = true
+	case NotifyFindings:
+		publish = len(alerting) > 0 || !rep.Complete
+		if !publish {
+			reason = fmt.Sprintf("no unsuppressed findings at %s or above", h.Config.MinSeverity)
+		}
+	case NotifyChange:
+		last, _, err := store.Load(ctx)
+		if err != nil {
+			log.Error("state unreadable", "error", err.Error())
+			return sum, err
+		}
+		changed := last.Digest != state.Digest && !(last.Digest == "" && state.Count == 0)
+		publish = changed || !rep.Complete
+		if !publish {
+			reason = "findings unchanged since the last run"
+		}
+	}
+
+	if publish {
+		msg, err := notify.Build(rep, notify.Context{
+			AccountID: rep.AccountID, LogGroup: h.Config.LogGroup, LogStream: h.Config.LogStream,
+			MinSeverity: h.Config.MinSeverity, Now: h.now(),
+		})
+		if err != nil {
+			log.Error("alert not built", "error", err.Error())
+			return sum, fmt.Errorf("build alert: %w", err)
+		}
+		id, err := notify.Publish(ctx, h.SNS, h.Config.TopicARN, msg)
+		if err != nil {
+			// The report is already in the log; failing the invocation
+			// fires the failure destination and the error alarm.
+			log.Error("alert not published", "error", err.Error(), "topic", h.Config.TopicARN)
+			return sum, err
+		}
+		sum.Published, sum.MessageID, sum.Shortened = true, id, msg.Omitted
+		log.Info("alert published", "messageId", id, "subject", msg.Subject, "bytes", msg.Size(), "omittedFindings", msg.Omitted)
+	} else {
+		sum.Reason = reason
+	}
+	// Change mode remembers complete runs only: a partial view must not
+	// become the baseline that the next full run is compared with.
+	if mode == NotifyChange && rep.Complete {
+		if err := store.Save(ctx, state); err != nil {
+			log.Error("state not saved", "error", err.Error())
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// collectionDeadline keeps back part of the invocation for evaluation,
+// logging and publishing: a fifth of the time left, between 3 and 30
+// seconds. Past it, collection stops and what was read is reported as an
+// incomplete audit.
+func collectionDeadline(ctx context.Context, now time.Time) time.Time {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return now.Add(15 * time.Minute)
+	}
+	reserve := deadline.Sub(now) / 5
+	reserve = max(3*time.Second, min(reserve, 30*time.Second))
+	return deadline.Add(-reserve)
+}
+
+func summarize(rep *audit.Report, min audit.Severity) Summary {
+	s := Summary{
+		Complete: rep.Complete, AccountID: rep.AccountID, Regions: len(rep.Regions), Functions: rep.Functions,
+		Findings: rep.Summary, Alerting: len(rep.Alerting(min)), Highest: string(rep.Highest()),
+	}
+	for i, e := range rep.Errors {
+		if i == 5 {
+			s.Errors = append(s.Errors, fmt.Sprintf("... and %d more (see the log)", len(rep.Errors)-5))
+			break
+		}
+		s.Errors = append(s.Errors, audit.ErrorLine(e))
+	}
+	return s
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}

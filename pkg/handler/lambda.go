@@ -1,0 +1,37 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"lambda-role-audit/pkg/awsenv"
+)
+
+// Entry is the function the Lambda runtime invokes.
+type Entry func(ctx context.Context, raw json.RawMessage) (Summary, error)
+
+// New builds the production handler from the environment. A configuration
+// error does not stop the runtime: every invocation returns it, so it shows
+// in the console's Test output and fires the error alarm.
+func New(ctx context.Context, env func(string) string) Entry {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := LoadConfig(env)
+	if err != nil {
+		log.Error("configuration rejected", "error", err.Error())
+		return func(context.Context, json.RawMessage) (Summary, error) { return Summary{}, err }
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		log.Error("AWS configuration failed", "error", err.Error())
+		return func(context.Context, json.RawMessage) (Summary, error) { return Summary{}, err }
+	}
+	collector := awsenv.Collector(awsCfg)
+	collector.Logger = log
+	h := &Handler{Config: cfg, Collector: collector, SNS: sns.NewFromConfig(awsCfg), SSM: ssm.NewFromConfig(awsCfg), Logger: log}
+	return h.Handle
+}
