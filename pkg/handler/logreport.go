@@ -37,7 +37,7 @@ func findingParts(findings []audit.Finding, limit int) [][]audit.Finding {
 		}
 	}
 	for _, f := range findings {
-		n := jsonSize(f)
+		n := jsonSize(f) + 1 // and its comma
 		if n > limit {
 			flush()
 			for _, piece := range splitFunctions(f, limit) {

@@ -1,0 +1,243 @@
+// Package deploy holds the deployment extras; its tests check the SAM
+// template and the Lambda build artifact with real tools (cfn-lint, go
+// build, debug/elf).
+package deploy
+
+import (
+	"debug/elf"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/policy"
+	"lambda-role-audit/pkg/testenv"
+)
+
+const templatePath = "../template.yaml"
+
+// loadTemplate decodes template.yaml with cfn-lint's own YAML decoder, which
+// understands the short intrinsic-function tags (!Ref, !Sub, ...).
+func loadTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	testenv.Require(t, "cfn-lint")
+	script := `import json, sys
+from cfnlint.decode import decode
+tpl, matches = decode(sys.argv[1])
+if matches:
+    sys.exit("\n".join(str(m) for m in matches))
+json.dump(tpl, sys.stdout, default=str)`
+	out, err := exec.Command("python3", "-c", script, templatePath).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("decode template: %v %s", err, stderr)
+	}
+	var tpl map[string]any
+	if err := json.Unmarshal(out, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+func get(t *testing.T, v any, path ...string) any {
+	t.Helper()
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: not an object at %q", strings.Join(path, "."), p)
+		}
+		if v, ok = m[p]; !ok {
+			t.Fatalf("template has no %s", strings.Join(path, "."))
+		}
+	}
+	return v
+}
+
+func TestCfnLintAcceptsTemplate(t *testing.T) {
+	testenv.Require(t, "cfn-lint")
+	out, err := exec.Command("cfn-lint", templatePath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint: %v\n%s", err, out)
+	}
+}
+
+// TestAuditorRolePassesItsOwnAudit reads the function role's inline
+// policies from the template and runs them through the project's own policy
+// analysis and rules: no admin, near-admin or escalation statement.
+func TestAuditorRolePassesItsOwnAudit(t *testing.T) {
+	tpl := loadTemplate(t)
+	res := get(t, tpl, "Resources").(map[string]any)
+	fnRole := get(t, res, "AuditFunction", "Properties", "Role")
+	if !strings.Contains(mustJSON(fnRole), "AuditFunctionRole") {
+		t.Fatalf("the function does not use AuditFunctionRole: %v", fnRole)
+	}
+	role := &inventory.Role{ARN: "arn:aws:iam::123456789012:role/lambda-role-audit-AuditFunctionRole", Name: "lambda-role-audit-AuditFunctionRole"}
+	if _, ok := get(t, res, "AuditFunctionRole", "Properties").(map[string]any)["ManagedPolicyArns"]; ok {
+		t.Fatal("the auditor role attaches managed policies; keep its permissions inline and scoped")
+	}
+	actions := map[string]bool{}
+	for _, p := range get(t, res, "AuditFunctionRole", "Properties", "Policies").([]any) {
+		name := get(t, p, "PolicyName").(string)
+		doc := resolveIntrinsics(get(t, p, "PolicyDocument"))
+		parsed, err := policy.ParseJSON(json.RawMessage(mustJSON(doc)))
+		if err != nil {
+			t.Fatalf("policy %s: %v", name, err)
+		}
+		if a := policy.Analyze(parsed); len(a.Grants) > 0 {
+			t.Errorf("policy %s grants %s: %s", name, a.Grants[0].Class, a.Grants[0].Reason)
+		}
+		for _, st := range parsed.Statement {
+			if st.NotAction != nil {
+				t.Errorf("policy %s uses NotAction", name)
+			}
+			for _, a := range st.Action {
+				actions[a] = true
+				if strings.Contains(a, "*") {
+					t.Errorf("policy %s uses the wildcard action %q", name, a)
+				}
+			}
+		}
+		role.Inline = append(role.Inline, inventory.InlinePolicy{Name: name, Document: json.RawMessage(mustJSON(doc))})
+	}
+	for _, needed := range []string{"lambda:ListFunctions", "lambda:ListEventSourceMappings", "iam:GetAccountAuthorizationDetails", "iam:GetPolicyVersion", "ec2:DescribeRegions", "sns:Publish", "ssm:PutParameter", "kms:GenerateDataKey"} {
+		if !actions[needed] {
+			t.Errorf("the auditor role lacks %s, which the audit uses", needed)
+		}
+	}
+	acct := &inventory.Account{ID: "123456789012", Regions: []string{"us-east-1"},
+		Functions: []inventory.Function{{ARN: "arn:aws:lambda:us-east-1:123456789012:function:lambda-role-audit-audit", Region: "us-east-1", RoleARN: role.ARN}},
+		Roles:     map[string]*inventory.Role{role.ARN: role}, Policies: map[string]*inventory.ManagedPolicy{}}
+	rep := audit.Evaluate(acct, audit.Options{})
+	if !rep.Complete || len(rep.Findings) != 0 {
+		t.Fatalf("the auditor's own role fails its audit: %+v %+v", rep.Findings, rep.Errors)
+	}
+}
+
+func TestTemplateShape(t *testing.T) {
+	tpl := loadTemplate(t)
+	res := get(t, tpl, "Resources").(map[string]any)
+	fn := get(t, res, "AuditFunction")
+	for path, want := range map[string]string{
+		"Properties.Runtime": "provided.al2023", "Properties.Handler": "bootstrap", "Metadata.BuildMethod": "makefile",
+		"Properties.LoggingConfig.LogFormat": "JSON", "Properties.Events.DailyAudit.Type": "ScheduleV2",
+		"Properties.EventInvokeConfig.DestinationConfig.OnFailure.Type": "SNS",
+	} {
+		if got := get(t, fn, strings.Split(path, ".")...); got != want {
+			t.Errorf("AuditFunction %s = %v, want %s", path, got, want)
+		}
+	}
+	if arch := mustJSON(get(t, fn, "Properties", "Architectures")); arch != `["arm64"]` {
+		t.Errorf("architectures = %s", arch)
+	}
+	if s := mustJSON(get(t, fn, "Properties", "Events", "DailyAudit", "Properties", "ScheduleExpression")); s != `{"Ref":"ScheduleExpression"}` {
+		t.Errorf("schedule = %s", s)
+	}
+	if d := get(t, tpl, "Parameters", "ScheduleExpression", "Default"); d != "rate(1 day)" {
+		t.Errorf("default schedule = %v", d)
+	}
+	if s := mustJSON(get(t, fn, "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination")); s != `{"Ref":"AlertTopic"}` {
+		t.Errorf("failure destination = %s", s)
+	}
+	input := get(t, fn, "Properties", "Events", "DailyAudit", "Properties", "Input").(string)
+	if _, err := json.Marshal(input); err != nil || !strings.Contains(input, "detail-type") {
+		t.Errorf("the schedule's input %q is not an event the handler accepts as scheduled", input)
+	}
+	if k := mustJSON(get(t, res, "AlertTopic", "Properties", "KmsMasterKeyId")); k != `{"Ref":"AlertKey"}` {
+		t.Errorf("topic encryption = %s", k)
+	}
+	keyPolicy := mustJSON(get(t, res, "AlertKey", "Properties", "KeyPolicy"))
+	if !strings.Contains(keyPolicy, "cloudwatch.amazonaws.com") {
+		t.Errorf("the key policy does not let the error alarm publish: %s", keyPolicy)
+	}
+	if a := mustJSON(get(t, res, "AuditErrorsAlarm", "Properties", "AlarmActions")); a != `[{"Ref":"AlertTopic"}]` {
+		t.Errorf("alarm actions = %s", a)
+	}
+	for name, cond := range map[string]string{"AlertEmailSubscription": "HasAlertEmail", "SlackChannel": "HasSlack", "ChatbotRole": "HasSlack"} {
+		if got := get(t, res, name, "Condition"); got != cond {
+			t.Errorf("%s condition = %v, want %s", name, got, cond)
+		}
+	}
+	guard := mustJSON(get(t, res, "SlackChannel", "Properties", "GuardrailPolicies"))
+	if strings.Contains(guard, "AdministratorAccess") || !strings.Contains(guard, "ReadOnly") {
+		t.Errorf("Chatbot guardrails = %s", guard)
+	}
+	for _, out := range []string{"AuditFunctionName", "AlertTopicArn"} {
+		get(t, tpl, "Outputs", out)
+	}
+	for _, p := range []string{"AlertEmail", "SlackWorkspaceId", "SlackChannelId", "AuditRegions", "NotifyOn", "MinSeverity", "SuppressRoles"} {
+		get(t, tpl, "Parameters", p)
+	}
+}
+
+// TestBuildArtifact runs the target that sam build runs and checks the
+// artifact: a static arm64 ELF named bootstrap.
+func TestBuildArtifact(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("make", "-s", "build-AuditFunction", "ARTIFACTS_DIR="+dir)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build-AuditFunction: %v\n%s", err, out)
+	}
+	f, err := elf.Open(filepath.Join(dir, "bootstrap"))
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.Type != elf.ET_EXEC {
+		t.Errorf("bootstrap is %v %v, want an arm64 executable", f.Machine, f.Type)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("bootstrap is dynamically linked (%v)", p.Type)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("bootstrap imports %v", libs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resolveIntrinsics stands in a string for each intrinsic function (Ref,
+// Fn::GetAtt, Fn::Sub...), as CloudFormation would resolve it to a
+// specific ARN: never "*".
+func resolveIntrinsics(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			for k, arg := range x {
+				if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+					if s, ok := arg.(string); ok && k == "Fn::Sub" {
+						return s
+					}
+					return "arn:resolved:" + k + ":" + mustJSON(arg)
+				}
+			}
+		}
+		out := map[string]any{}
+		for k, val := range x {
+			out[k] = resolveIntrinsics(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = resolveIntrinsics(val)
+		}
+		return out
+	}
+	return v
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
