@@ -38,7 +38,7 @@ lint:
 	    echo "go mod tidy changed go.mod/go.sum: commit the result" >&2; exit 1; fi
 
 # Each fuzz target as package:Target.
-FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot
+FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot ./pkg/handler:FuzzDecodeEvent
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
