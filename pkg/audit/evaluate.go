@@ -8,6 +8,7 @@ import (
 
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/policy"
+	"lambda-role-audit/pkg/remediation"
 )
 
 // SuppressTag is the role tag that marks a finding as accepted risk; its
@@ -41,8 +42,10 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 	}
 
 	byRole := map[string][]string{}
+	byARN := map[string]inventory.Function{}
 	for _, f := range acct.Functions {
 		byRole[f.RoleARN] = append(byRole[f.RoleARN], f.ARN)
+		byARN[f.ARN] = f
 	}
 
 	policyProblems := map[string]inventory.Problem{}
@@ -91,6 +94,13 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 		finding, ok := applyRules(role, functions, v)
 		if !ok {
 			continue
+		}
+		if finding.Rule != RuleSharedRole {
+			for _, arn := range finding.Functions {
+				fn := byARN[arn]
+				mappings, read := acct.MappingsFor(fn)
+				finding.Remediation = append(finding.Remediation, remediation.New(fn, mappings, read))
+			}
 		}
 		if reason, yes := suppression(role, suppressed); yes {
 			finding.Suppressed = true

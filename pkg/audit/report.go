@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"lambda-role-audit/pkg/policy"
+	"lambda-role-audit/pkg/remediation"
 )
 
 // Rule names: a contract that outside tools read.
@@ -68,6 +69,9 @@ type Finding struct {
 	// alerted on.
 	Suppressed     bool   `json:"suppressed,omitempty"`
 	SuppressReason string `json:"suppressedReason,omitempty"`
+	// Remediation plans one least-privilege role per function, for findings
+	// whose role grants admin.
+	Remediation []remediation.Plan `json:"remediation,omitempty"`
 }
 
 // Evidence points at the statement that made a finding.

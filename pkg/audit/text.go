@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"lambda-role-audit/pkg/remediation"
 )
 
 // WriteText renders the report for a terminal: a summary line, then each
@@ -30,6 +32,12 @@ func WriteText(w io.Writer, r *Report) error {
 				fmt.Fprintf(&b, "      - %s\n", EvidenceLine(e))
 			}
 		}
+		if len(f.Remediation) > 0 {
+			fmt.Fprintln(&b, "    fix: give each function its own role (commands below change nothing on the shared role)")
+			for _, p := range f.Remediation {
+				b.WriteString(Indent(remediation.CLI(p), "      "))
+			}
+		}
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(&b, "\nNot audited:")
@@ -42,6 +50,17 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Indent prefixes every non-empty line of s.
+func Indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // SummaryLine is one line saying what was audited and what was found.

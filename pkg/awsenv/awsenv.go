@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/remediation"
 )
 
 // DefaultRegion is used for global calls when no region is configured.
@@ -88,5 +89,13 @@ func Collector(cfg aws.Config) *inventory.Live {
 		},
 		IAM:     iam.NewFromConfig(cfg),
 		Regions: ec2.NewFromConfig(cfg),
+	}
+}
+
+// Applier returns a remediation applier for functions in region.
+func Applier(cfg aws.Config, region string) *remediation.Applier {
+	return &remediation.Applier{
+		IAM:    iam.NewFromConfig(cfg),
+		Lambda: lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = region }),
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 // LambdaAPI is the part of the Lambda client the collector uses.
 type LambdaAPI interface {
+	GetFunction(ctx context.Context, in *lambda.GetFunctionInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
 	ListFunctions(ctx context.Context, in *lambda.ListFunctionsInput, opts ...func(*lambda.Options)) (*lambda.ListFunctionsOutput, error)
 	ListEventSourceMappings(ctx context.Context, in *lambda.ListEventSourceMappingsInput, opts ...func(*lambda.Options)) (*lambda.ListEventSourceMappingsOutput, error)
 }
@@ -267,6 +268,42 @@ func (l *Live) listMappings(ctx context.Context, region string) ([]EventSourceMa
 			return out, nil
 		}
 		in = &lambda.ListEventSourceMappingsInput{MaxItems: aws.Int32(100), Marker: aws.String(marker)}
+	}
+}
+
+// Function reads one function's configuration and event source mappings
+// (mappingsRead is false when they could not be listed).
+func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings []EventSourceMapping, mappingsRead bool, err error) {
+	region := arnRegion(arn)
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":function:") || !ValidRegion(region) {
+		return Function{}, nil, false, fmt.Errorf("%q is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)", arn)
+	}
+	client := l.Lambda(region)
+	out, err := client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(arn)})
+	if err != nil {
+		return Function{}, nil, false, fmt.Errorf("get function %s: %w", arn, err)
+	}
+	if out.Configuration == nil {
+		return Function{}, nil, false, fmt.Errorf("get function %s: no configuration returned", arn)
+	}
+	fn = functionFromAPI(*out.Configuration, region)
+	in := &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.ARN)}
+	for {
+		page, err := client.ListEventSourceMappings(ctx, in)
+		if err != nil {
+			l.logger().Warn("event source mappings unread", "function", arn, "error", err)
+			return fn, nil, false, nil
+		}
+		for _, m := range page.EventSourceMappings {
+			mappings = append(mappings, EventSourceMapping{
+				UUID: aws.ToString(m.UUID), FunctionARN: aws.ToString(m.FunctionArn), EventSourceARN: aws.ToString(m.EventSourceArn),
+				SelfManagedKafka: m.EventSourceArn == nil && m.SelfManagedEventSource != nil,
+			})
+		}
+		if aws.ToString(page.NextMarker) == "" {
+			return fn, mappings, true, nil
+		}
+		in = &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.ARN), Marker: page.NextMarker}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/remediation"
 )
 
 // Short is the "default" body: a few lines for protocols without their own.
@@ -77,6 +78,12 @@ func Email(r *audit.Report, c Context, k int) string {
 				fmt.Fprintf(&b, "      - %s\n", audit.EvidenceLine(e))
 			}
 		}
+		if len(f.Remediation) > 0 {
+			fmt.Fprintln(&b, "    Fix: give each function its own role. These commands change nothing on the shared role:")
+			for _, p := range f.Remediation {
+				b.WriteString(audit.Indent(remediation.CLI(p), "      "))
+			}
+		}
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprint(&b, "\nNOT AUDITED\n===========\n")
@@ -114,8 +121,9 @@ then move the function to it. For each function listed above:
   4. Switch the function to the new role:
        aws lambda update-function-configuration --region <region> --function-name <function> --role <new role ARN>
   5. Once no function uses the shared admin role, remove its admin policies.
-Repeat in every region. "lambda-role-audit plan --function <ARN>" prints these
-commands for one function, worked out from its configuration.
+Repeat in every region. Each finding above lists these commands for its
+functions, worked out from their configuration; "lambda-role-audit plan
+--function <ARN> --format cloudformation|terraform" prints them as code.
 `
 
 func orUnknown(s string) string {

@@ -1,0 +1,335 @@
+package remediation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+// IAMAPI is what applying a plan needs from IAM: reads, and writes to the
+// new role only.
+type IAMAPI interface {
+	GetRole(ctx context.Context, in *iam.GetRoleInput, opts ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	CreateRole(ctx context.Context, in *iam.CreateRoleInput, opts ...func(*iam.Options)) (*iam.CreateRoleOutput, error)
+	AttachRolePolicy(ctx context.Context, in *iam.AttachRolePolicyInput, opts ...func(*iam.Options)) (*iam.AttachRolePolicyOutput, error)
+	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
+	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, opts ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
+	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, opts ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+}
+
+// LambdaAPI is what applying a plan needs from Lambda.
+type LambdaAPI interface {
+	GetFunction(ctx context.Context, in *lambda.GetFunctionInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionOutput, error)
+	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
+}
+
+// CreatedForTag marks roles this tool created, with the function's ARN.
+const CreatedForTag = "lambda-role-audit:created-for"
+
+// Applier carries a plan out. It creates (or reuses) the new role and
+// switches the function to it; it never reads, modifies, detaches or
+// deletes anything on the function's old role.
+type Applier struct {
+	IAM    IAMAPI
+	Lambda LambdaAPI
+	// Log receives one line per step.
+	Log io.Writer
+	// RoleReadyTimeout bounds the wait for IAM's eventual consistency (a
+	// new role cannot be assumed by Lambda at once). Default two minutes.
+	RoleReadyTimeout time.Duration
+	// Poll is the interval between readiness checks. Default two seconds.
+	Poll time.Duration
+}
+
+// Apply carries out p. Running it again is harmless: a role that already
+// matches the plan is reused, and a function already on it is left alone.
+func (a *Applier) Apply(ctx context.Context, p Plan) error {
+	fn, err := a.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(p.FunctionARN)})
+	if err != nil {
+		return fmt.Errorf("read function %s: %w", p.FunctionARN, err)
+	}
+	oldRole := aws.ToString(fn.Configuration.Role)
+
+	if err := a.ensureRole(ctx, p); err != nil {
+		return err
+	}
+	if oldRole == p.RoleARN {
+		a.logf("function %s already uses %s: nothing to change", p.FunctionName, p.RoleARN)
+		return nil
+	}
+	if err := a.switchFunction(ctx, p); err != nil {
+		return err
+	}
+	back, err := a.waitUpdated(ctx, p)
+	if err != nil {
+		return err
+	}
+	if got := aws.ToString(back.Role); got != p.RoleARN {
+		return fmt.Errorf("function %s reads back role %s, not %s", p.FunctionARN, got, p.RoleARN)
+	}
+	a.logf("function %s now uses %s (was %s, which was not changed)", p.FunctionName, p.RoleARN, oldRole)
+	return nil
+}
+
+// ensureRole creates the role, or checks that an existing one of that name
+// is exactly what the plan describes. A mismatch is an error: the tool
+// never overwrites a role it did not plan.
+func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
+	got, err := a.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.RoleName)})
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		_, err := a.IAM.CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName:                 aws.String(p.RoleName),
+			AssumeRolePolicyDocument: aws.String(string(p.TrustPolicy)),
+			Description:              aws.String("Least-privilege execution role for " + p.FunctionName + " (lambda-role-audit)"),
+			Tags:                     []iamtypes.Tag{{Key: aws.String(CreatedForTag), Value: aws.String(p.FunctionARN)}},
+		})
+		if err != nil {
+			return fmt.Errorf("create role %s: %w", p.RoleName, err)
+		}
+		a.logf("created role %s", p.RoleName)
+		return a.completeRole(ctx, p, nil, false)
+	case err != nil:
+		return fmt.Errorf("read role %s: %w", p.RoleName, err)
+	}
+
+	// The role exists: from an earlier run, or someone else's.
+	var problems []string
+	if !sameJSON(decodeDoc(aws.ToString(got.Role.AssumeRolePolicyDocument)), string(p.TrustPolicy)) {
+		problems = append(problems, "its trust policy differs")
+	}
+	attached, err := a.attached(ctx, p.RoleName)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, arn := range p.ManagedPolicyARNs {
+		want[arn] = true
+	}
+	for _, arn := range attached {
+		if !want[arn] {
+			problems = append(problems, "it attaches "+arn+", which the plan does not")
+		}
+	}
+	inline, err := a.inline(ctx, p.RoleName)
+	if err != nil {
+		return err
+	}
+	for name, doc := range inline {
+		if name != p.InlinePolicyName || !p.HasInline() || !sameJSON(doc, string(p.InlinePolicy)) {
+			problems = append(problems, "its inline policy "+name+" differs from the plan")
+		}
+	}
+	ours := false
+	for _, t := range got.Role.Tags {
+		if aws.ToString(t.Key) == CreatedForTag && aws.ToString(t.Value) == p.FunctionARN {
+			ours = true
+		}
+	}
+	complete := len(attached) == len(p.ManagedPolicyARNs) && (len(inline) == 1) == p.HasInline()
+	if !complete && !ours && len(problems) == 0 {
+		problems = append(problems, "it lacks policies the plan attaches, and this tool did not create it")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("role %s already exists but does not match the plan (%s): refusing to change it; remove it or pick another name", p.RoleName, strings.Join(problems, "; "))
+	}
+	if complete {
+		a.logf("role %s already exists and matches the plan: reusing it", p.RoleName)
+		return nil
+	}
+	// An earlier run created the role and stopped part-way: finish it.
+	a.logf("role %s was created by an earlier run: completing it", p.RoleName)
+	return a.completeRole(ctx, p, attached, len(inline) == 1)
+}
+
+func (a *Applier) completeRole(ctx context.Context, p Plan, attached []string, hasInline bool) error {
+	have := map[string]bool{}
+	for _, arn := range attached {
+		have[arn] = true
+	}
+	for _, arn := range p.ManagedPolicyARNs {
+		if have[arn] {
+			continue
+		}
+		if _, err := a.IAM.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(p.RoleName), PolicyArn: aws.String(arn)}); err != nil {
+			return fmt.Errorf("attach %s to %s: %w", arn, p.RoleName, err)
+		}
+		a.logf("attached %s", arn)
+	}
+	if p.HasInline() && !hasInline {
+		if _, err := a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(p.RoleName), PolicyName: aws.String(p.InlinePolicyName), PolicyDocument: aws.String(string(p.InlinePolicy))}); err != nil {
+			return fmt.Errorf("put inline policy on %s: %w", p.RoleName, err)
+		}
+		a.logf("put inline policy %s", p.InlinePolicyName)
+	}
+	return nil
+}
+
+// switchFunction points the function at the new role, retrying while IAM
+// has not yet propagated the role to Lambda.
+func (a *Applier) switchFunction(ctx context.Context, p Plan) error {
+	deadline := time.Now().Add(a.readyTimeout())
+	for {
+		_, err := a.Lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(p.FunctionARN), Role: aws.String(p.RoleARN)})
+		if err == nil {
+			a.logf("updated %s to use %s", p.FunctionName, p.RoleARN)
+			return nil
+		}
+		var invalid *lambdatypes.InvalidParameterValueException
+		var conflict *lambdatypes.ResourceConflictException
+		retryable := (errors.As(err, &invalid) && strings.Contains(err.Error(), "assumed")) || errors.As(err, &conflict)
+		if !retryable || time.Now().After(deadline) {
+			return fmt.Errorf("update function %s to role %s: %w", p.FunctionARN, p.RoleARN, err)
+		}
+		a.logf("role not usable by Lambda yet; retrying")
+		if err := a.sleep(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *Applier) waitUpdated(ctx context.Context, p Plan) (*lambdatypes.FunctionConfiguration, error) {
+	deadline := time.Now().Add(a.readyTimeout())
+	for {
+		out, err := a.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(p.FunctionARN)})
+		if err != nil {
+			return nil, fmt.Errorf("read back function %s: %w", p.FunctionARN, err)
+		}
+		if out.Configuration.LastUpdateStatus != lambdatypes.LastUpdateStatusInProgress {
+			if out.Configuration.LastUpdateStatus == lambdatypes.LastUpdateStatusFailed {
+				return nil, fmt.Errorf("function %s update failed: %s", p.FunctionARN, aws.ToString(out.Configuration.LastUpdateStatusReason))
+			}
+			return out.Configuration, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("function %s is still updating after %s", p.FunctionARN, a.readyTimeout())
+		}
+		if err := a.sleep(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (a *Applier) attached(ctx context.Context, role string) ([]string, error) {
+	var out []string
+	var marker *string
+	for {
+		page, err := a.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role), Marker: marker})
+		if err != nil {
+			return nil, fmt.Errorf("list policies attached to %s: %w", role, err)
+		}
+		for _, p := range page.AttachedPolicies {
+			out = append(out, aws.ToString(p.PolicyArn))
+		}
+		if !page.IsTruncated {
+			sort.Strings(out)
+			return out, nil
+		}
+		marker = page.Marker
+	}
+}
+
+func (a *Applier) inline(ctx context.Context, role string) (map[string]string, error) {
+	out := map[string]string{}
+	var marker *string
+	for {
+		page, err := a.IAM.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(role), Marker: marker})
+		if err != nil {
+			return nil, fmt.Errorf("list inline policies of %s: %w", role, err)
+		}
+		for _, name := range page.PolicyNames {
+			doc, err := a.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
+			if err != nil {
+				return nil, fmt.Errorf("read inline policy %s of %s: %w", name, role, err)
+			}
+			out[name] = decodeDoc(aws.ToString(doc.PolicyDocument))
+		}
+		if !page.IsTruncated {
+			return out, nil
+		}
+		marker = page.Marker
+	}
+}
+
+func (a *Applier) readyTimeout() time.Duration {
+	if a.RoleReadyTimeout > 0 {
+		return a.RoleReadyTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (a *Applier) sleep(ctx context.Context) error {
+	poll := a.Poll
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(poll):
+		return nil
+	}
+}
+
+func (a *Applier) logf(format string, args ...any) {
+	if a.Log != nil {
+		fmt.Fprintf(a.Log, format+"\n", args...)
+	}
+}
+
+// decodeDoc undoes IAM's URL encoding of a document, if it has any.
+func decodeDoc(s string) string {
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") {
+		return t
+	}
+	if d, err := url.PathUnescape(s); err == nil {
+		return d
+	}
+	return s
+}
+
+// sameJSON compares two policy documents by meaning: key order, spacing and
+// the one-element-array-versus-string choice do not matter.
+func sameJSON(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(normalize(x), normalize(y))
+}
+
+func normalize(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, val := range t {
+			out[k] = normalize(val)
+		}
+		return out
+	case []any:
+		if len(t) == 1 {
+			return normalize(t[0])
+		}
+		out := make([]any, len(t))
+		for i, val := range t {
+			out[i] = normalize(val)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,163 @@
+package remediation
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// Formats that Render accepts.
+var Formats = []string{"cli", "cloudformation", "terraform"}
+
+// Render writes a plan in one of Formats.
+func Render(p Plan, format string) (string, error) {
+	switch format {
+	case "cli":
+		return CLI(p), nil
+	case "cloudformation":
+		return CloudFormation(p), nil
+	case "terraform":
+		return Terraform(p), nil
+	}
+	return "", fmt.Errorf("unknown format %q (expected %s)", format, strings.Join(Formats, ", "))
+}
+
+// CLI renders the plan as AWS CLI commands, ready to paste: create the
+// role, attach its policies, put its inline policy, wait, and switch the
+// function. Nothing touches the old role.
+func CLI(p Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Least-privilege execution role for %s\n", p.FunctionARN)
+	for _, u := range p.Unknowns {
+		fmt.Fprintf(&b, "# NOTE: %s\n", u)
+	}
+	fmt.Fprintf(&b, "aws iam create-role --role-name %s \\\n  --assume-role-policy-document %s\n", p.RoleName, shellQuote(compact(p.TrustPolicy)))
+	for _, arn := range p.ManagedPolicyARNs {
+		fmt.Fprintf(&b, "aws iam attach-role-policy --role-name %s --policy-arn %s\n", p.RoleName, arn)
+	}
+	if p.HasInline() {
+		fmt.Fprintf(&b, "aws iam put-role-policy --role-name %s --policy-name %s \\\n  --policy-document %s\n", p.RoleName, p.InlinePolicyName, shellQuote(compact(p.InlinePolicy)))
+	}
+	fmt.Fprintf(&b, "aws iam wait role-exists --role-name %s\n", p.RoleName)
+	fmt.Fprintf(&b, "aws lambda update-function-configuration --region %s --function-name %s \\\n  --role %s\n", p.Region, p.FunctionName, p.RoleARN)
+	return b.String()
+}
+
+// CloudFormation renders the plan as an AWS::IAM::Role resource, to paste
+// under a template's Resources.
+func CloudFormation(p Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Least-privilege execution role for %s\n", p.FunctionARN)
+	for _, u := range p.Unknowns {
+		fmt.Fprintf(&b, "# NOTE: %s\n", u)
+	}
+	fmt.Fprintf(&b, "%s:\n  Type: AWS::IAM::Role\n  Properties:\n", logicalID(p.FunctionName)+"Role")
+	fmt.Fprintf(&b, "    RoleName: %s\n", p.RoleName)
+	fmt.Fprintf(&b, "    AssumeRolePolicyDocument: %s\n", compact(p.TrustPolicy))
+	b.WriteString("    ManagedPolicyArns:\n")
+	for _, arn := range p.ManagedPolicyARNs {
+		fmt.Fprintf(&b, "      - %s\n", arn)
+	}
+	if p.HasInline() {
+		fmt.Fprintf(&b, "    Policies:\n      - PolicyName: %s\n        PolicyDocument: %s\n", p.InlinePolicyName, compact(p.InlinePolicy))
+	}
+	fmt.Fprintf(&b, "# Then set the function's Role to !GetAtt %sRole.Arn\n", logicalID(p.FunctionName))
+	return b.String()
+}
+
+// Terraform renders the plan for the current AWS provider: aws_iam_role,
+// one aws_iam_role_policy_attachment per managed policy, aws_iam_role_policy.
+func Terraform(p Plan) string {
+	id := terraformID(p.FunctionName)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Least-privilege execution role for %s\n", p.FunctionARN)
+	for _, u := range p.Unknowns {
+		fmt.Fprintf(&b, "# NOTE: %s\n", u)
+	}
+	fmt.Fprintf(&b, "resource \"aws_iam_role\" %q {\n  name               = %q\n  assume_role_policy = %s\n}\n", id, p.RoleName, heredoc(p.TrustPolicy))
+	for _, arn := range p.ManagedPolicyARNs {
+		name := terraformID(arn[strings.LastIndex(arn, "/")+1:])
+		fmt.Fprintf(&b, "\nresource \"aws_iam_role_policy_attachment\" %q {\n  role       = aws_iam_role.%s.name\n  policy_arn = %q\n}\n", id+"_"+name, id, arn)
+	}
+	if p.HasInline() {
+		fmt.Fprintf(&b, "\nresource \"aws_iam_role_policy\" %q {\n  name   = %q\n  role   = aws_iam_role.%s.id\n  policy = %s\n}\n", id+"_scoped", p.InlinePolicyName, id, heredoc(p.InlinePolicy))
+	}
+	fmt.Fprintf(&b, "\n# Then set the function's role = aws_iam_role.%s.arn\n", id)
+	return b.String()
+}
+
+// HasInline reports whether the plan has an inline policy.
+func (p Plan) HasInline() bool {
+	return len(p.InlinePolicy) > 0 && string(p.InlinePolicy) != "null"
+}
+
+func compact(doc json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, doc); err != nil {
+		return string(doc)
+	}
+	return buf.String()
+}
+
+func heredoc(doc json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "    ", "  "); err != nil {
+		buf.Reset()
+		buf.Write(doc)
+	}
+	return "<<-EOT\n    " + buf.String() + "\n  EOT"
+}
+
+// shellQuote wraps s in single quotes for POSIX shells.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// logicalID turns a function name into a CloudFormation logical ID
+// (alphanumeric, CamelCase): cc-process-app-queue → CcProcessAppQueue.
+func logicalID(name string) string {
+	var b strings.Builder
+	upper := true
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) || r > unicode.MaxASCII {
+			upper = true
+			continue
+		}
+		if upper {
+			r = unicode.ToUpper(r)
+			upper = false
+		}
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 || unicode.IsDigit(rune(b.String()[0])) {
+		return "Function" + b.String()
+	}
+	return b.String()
+}
+
+// terraformID turns a name into a Terraform identifier (snake_case):
+// AWSLambdaBasicExecutionRole → awslambda_basic_execution_role.
+func terraformID(name string) string {
+	var b strings.Builder
+	var prev rune
+	for _, r := range name {
+		switch {
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if unicode.IsUpper(r) && (unicode.IsLower(prev) || unicode.IsDigit(prev)) {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+		case b.Len() > 0 && prev != '_':
+			b.WriteByte('_')
+			r = '_'
+		}
+		prev = r
+	}
+	s := strings.Trim(b.String(), "_")
+	if s == "" || unicode.IsDigit(rune(s[0])) {
+		s = "fn_" + s
+	}
+	return s
+}
