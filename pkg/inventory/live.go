@@ -287,7 +287,9 @@ func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings 
 		return Function{}, nil, false, fmt.Errorf("get function %s: no configuration returned", arn)
 	}
 	fn = functionFromAPI(*out.Configuration, region)
-	in := &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.ARN)}
+	// By name: Lambda accepts a name or an ARN here, and some emulators
+	// only a name. The client is bound to the function's region.
+	in := &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.Name)}
 	for {
 		page, err := client.ListEventSourceMappings(ctx, in)
 		if err != nil {
@@ -295,6 +297,9 @@ func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings 
 			return fn, nil, false, nil
 		}
 		for _, m := range page.EventSourceMappings {
+			if arn := aws.ToString(m.FunctionArn); arn != fn.ARN && arn != fn.ARN+":$LATEST" {
+				continue
+			}
 			mappings = append(mappings, EventSourceMapping{
 				UUID: aws.ToString(m.UUID), FunctionARN: aws.ToString(m.FunctionArn), EventSourceARN: aws.ToString(m.EventSourceArn),
 				SelfManagedKafka: m.EventSourceArn == nil && m.SelfManagedEventSource != nil,
@@ -303,7 +308,7 @@ func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings 
 		if aws.ToString(page.NextMarker) == "" {
 			return fn, mappings, true, nil
 		}
-		in = &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.ARN), Marker: page.NextMarker}
+		in = &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.Name), Marker: page.NextMarker}
 	}
 }
 
