@@ -52,7 +52,9 @@ func TestPlanDerivesManagedPolicies(t *testing.T) {
 		{"insights layer", func(f *inventory.Function) {
 			f.LayerARNs = []string{"arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension-Arm64:20"}
 		}, nil, []string{policy + "CloudWatchLambdaInsightsExecutionRolePolicy"}, ""},
-		{"other layer adds nothing", func(f *inventory.Function) { f.LayerARNs = []string{"arn:aws:lambda:us-east-1:" + acct + ":layer:utils:3"} }, nil, nil, ""},
+		{"other layer adds nothing", func(f *inventory.Function) {
+			f.LayerARNs = []string{"arn:aws:lambda:us-east-1:" + acct + ":layer:utils:3"}
+		}, nil, nil, ""},
 		{"everything", func(f *inventory.Function) {
 			f.SubnetIDs, f.TracingMode = []string{"subnet-1", "subnet-2"}, "Active"
 			f.LayerARNs = []string{"arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38"}
