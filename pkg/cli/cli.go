@@ -94,7 +94,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	acct, err := collect(ctx, f.snapshot, regions, logger)
+	strategy := inventory.IAMStrategy(env("AUDIT_IAM_STRATEGY"))
+	if strategy != "" && strategy != inventory.StrategyBulk && strategy != inventory.StrategyPerRole {
+		return usageError(stderr, fmt.Sprintf("AUDIT_IAM_STRATEGY must be %s or %s, not %q", inventory.StrategyBulk, inventory.StrategyPerRole, strategy))
+	}
+	acct, err := collect(ctx, f.snapshot, regions, strategy, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
 		return ExitTrouble
@@ -107,7 +111,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	return ExitStatus(report, failOn)
 }
 
-func collect(ctx context.Context, snapshot string, regions []string, logger *slog.Logger) (*inventory.Account, error) {
+func collect(ctx context.Context, snapshot string, regions []string, strategy inventory.IAMStrategy, logger *slog.Logger) (*inventory.Account, error) {
 	if snapshot != "" {
 		return inventory.LoadSnapshot(snapshot, regions)
 	}
@@ -117,6 +121,7 @@ func collect(ctx context.Context, snapshot string, regions []string, logger *slo
 	}
 	collector := awsenv.Collector(cfg)
 	collector.Logger = logger
+	collector.Strategy = strategy
 	return collector.Collect(ctx, regions)
 }
 

@@ -93,14 +93,13 @@ func (l *Live) ListRegions(ctx context.Context) ([]string, error) {
 // Failures in one region or for one role become Problems on the account and
 // the rest is still collected; only a failure to know which regions to
 // audit is returned as an error.
+//
+// The critical path is the longest chain of sequential ListFunctions pages
+// in one region. Everything else runs beside it: the bulk IAM read starts
+// first (it depends on nothing), and the AWS-managed policies attached to
+// roles that Lambda can assume are fetched as soon as it ends.
 func (l *Live) Collect(ctx context.Context, regions []string) (*Account, error) {
 	log := l.logger()
-	if len(regions) == 0 {
-		var err error
-		if regions, err = l.ListRegions(ctx); err != nil {
-			return nil, err
-		}
-	}
 	acct := &Account{
 		Source:   "live",
 		Roles:    map[string]*Role{},
@@ -114,17 +113,27 @@ func (l *Live) Collect(ctx context.Context, regions []string) (*Account, error) 
 		mu.Unlock()
 	}
 
-	// The bulk IAM read does not depend on which roles functions use, so it
-	// runs alongside the function listing instead of after it.
 	var bulk *bulkIAM
 	var bulkErr error
-	var iamDone sync.WaitGroup
+	var prefetched map[string]policyResult
+	iamDone := make(chan struct{})
 	if l.strategy() == StrategyBulk {
-		iamDone.Add(1)
 		go func() {
-			defer iamDone.Done()
-			bulk, bulkErr = l.readBulk(ctx)
+			defer close(iamDone)
+			if bulk, bulkErr = l.readBulk(ctx); bulkErr == nil {
+				prefetched = l.fetchPolicies(ctx, bulk.lambdaAWSManaged())
+			}
 		}()
+	} else {
+		close(iamDone)
+	}
+
+	if len(regions) == 0 {
+		var err error
+		if regions, err = l.ListRegions(ctx); err != nil {
+			<-iamDone
+			return nil, err
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -132,32 +141,40 @@ func (l *Live) Collect(ctx context.Context, regions []string) (*Account, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Mappings only feed remediation plans; list them beside the
+			// functions rather than after.
+			var maps []EventSourceMapping
+			var mapsErr error
+			mapsDone := make(chan struct{})
+			if l.SkipMappings {
+				close(mapsDone)
+			} else {
+				go func() {
+					defer close(mapsDone)
+					maps, mapsErr = l.listMappings(ctx, region)
+				}()
+			}
 			fns, err := l.listFunctions(ctx, region)
+			<-mapsDone
 			if err != nil {
 				addProblem(Problem{Region: region, Operation: "lambda:ListFunctions", Message: describeAPIError(err)})
 				log.Warn("region failed", "region", region, "error", err)
 				return
 			}
-			var maps []EventSourceMapping
-			mapsOK := false
-			if !l.SkipMappings && len(fns) > 0 {
-				if maps, err = l.listMappings(ctx, region); err != nil {
-					log.Warn("event source mappings unread", "region", region, "error", err)
-				} else {
-					mapsOK = true
-				}
+			if mapsErr != nil {
+				log.Warn("event source mappings unread", "region", region, "error", mapsErr)
 			}
 			mu.Lock()
 			acct.Functions = append(acct.Functions, fns...)
 			acct.Regions = append(acct.Regions, region)
-			if mapsOK || len(fns) == 0 {
+			if !l.SkipMappings && mapsErr == nil {
 				acct.Mappings[region] = maps
 			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	iamDone.Wait()
+	<-iamDone
 
 	roleARNs := acct.RoleARNs()
 	if l.strategy() == StrategyBulk && bulkErr == nil {
@@ -185,18 +202,28 @@ func (l *Live) Collect(ctx context.Context, regions []string) (*Account, error) 
 			needed[r.BoundaryARN] = true
 		}
 	}
+	results := map[string]policyResult{}
 	var toFetch []string
 	for arn := range needed {
-		if bulk != nil {
-			if mp, ok := bulk.policies[arn]; ok {
-				acct.Policies[arn] = mp
-				continue
-			}
+		switch {
+		case bulk != nil && bulk.policies[arn] != nil:
+			results[arn] = policyResult{policy: bulk.policies[arn]}
+		case prefetched != nil && (prefetched[arn].policy != nil || prefetched[arn].problem != nil):
+			results[arn] = prefetched[arn]
+		default:
+			toFetch = append(toFetch, arn)
 		}
-		toFetch = append(toFetch, arn)
 	}
-	sort.Strings(toFetch)
-	l.readPolicies(ctx, toFetch, acct, addProblem)
+	for arn, r := range l.fetchPolicies(ctx, toFetch) {
+		results[arn] = r
+	}
+	for arn, r := range results {
+		if r.policy != nil {
+			acct.Policies[arn] = r.policy
+		} else if r.problem != nil {
+			acct.Problems = append(acct.Problems, *r.problem)
+		}
+	}
 
 	acct.normalize()
 	return acct, nil
@@ -341,13 +368,34 @@ func functionFromAPI(f lambdatypes.FunctionConfiguration, region string) Functio
 type bulkIAM struct {
 	roles    map[string]*Role
 	policies map[string]*ManagedPolicy
+	// lambdaRoles are the roles whose trust policy names Lambda: the only
+	// ones a function can use.
+	lambdaRoles map[string]bool
+}
+
+// lambdaAWSManaged lists the AWS-managed policies (absent from the bulk
+// read) attached to roles Lambda can assume, to fetch them early.
+func (b *bulkIAM) lambdaAWSManaged() []string {
+	seen := map[string]bool{}
+	var out []string
+	for arn := range b.lambdaRoles {
+		r := b.roles[arn]
+		for _, p := range append(append([]string(nil), r.AttachedPolicyARNs...), r.BoundaryARN) {
+			if p != "" && !seen[p] && b.policies[p] == nil {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // readBulk pages through GetAccountAuthorizationDetails for roles and
 // customer managed policies. AWS-managed policies are left out on purpose:
 // an account uses a few of them, and they are fetched one by one.
 func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
-	out := &bulkIAM{roles: map[string]*Role{}, policies: map[string]*ManagedPolicy{}}
+	out := &bulkIAM{roles: map[string]*Role{}, policies: map[string]*ManagedPolicy{}, lambdaRoles: map[string]bool{}}
 	in := &iam.GetAccountAuthorizationDetailsInput{
 		Filter:   []iamtypes.EntityType{iamtypes.EntityTypeRole, iamtypes.EntityTypeLocalManagedPolicy},
 		MaxItems: aws.Int32(1000),
@@ -360,6 +408,10 @@ func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
 		for _, rd := range page.RoleDetailList {
 			r := roleFromDetail(rd)
 			out.roles[r.ARN] = r
+			// The service name survives URL encoding unchanged.
+			if strings.Contains(aws.ToString(rd.AssumeRolePolicyDocument), "lambda.amazonaws.com") {
+				out.lambdaRoles[r.ARN] = true
+			}
 		}
 		for _, p := range page.Policies {
 			for _, v := range p.PolicyVersionList {
@@ -485,10 +537,17 @@ func (l *Live) readRole(ctx context.Context, arn string) (*Role, string, error) 
 	return role, "", nil
 }
 
-// readPolicies fetches the default version of each managed policy. A policy
-// that cannot be read is a Problem; the audit then falls back to the
-// well-known table or marks the roles using it unevaluated.
-func (l *Live) readPolicies(ctx context.Context, arns []string, acct *Account, addProblem func(Problem)) {
+type policyResult struct {
+	policy  *ManagedPolicy
+	problem *Problem
+}
+
+// fetchPolicies reads the default version of each managed policy, a
+// bounded number at a time. A policy that cannot be read comes back as a
+// Problem; the audit then falls back to the well-known table or marks the
+// roles using it unevaluated.
+func (l *Live) fetchPolicies(ctx context.Context, arns []string) map[string]policyResult {
+	out := make(map[string]policyResult, len(arns))
 	sem := make(chan struct{}, l.iamConcurrency())
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -499,16 +558,17 @@ func (l *Live) readPolicies(ctx context.Context, arns []string, acct *Account, a
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			mp, op, err := l.readPolicy(ctx, arn)
+			r := policyResult{policy: mp}
 			if err != nil {
-				addProblem(Problem{PolicyARN: arn, Operation: op, Message: describeAPIError(err)})
-				return
+				r = policyResult{problem: &Problem{PolicyARN: arn, Operation: op, Message: describeAPIError(err)}}
 			}
 			mu.Lock()
-			acct.Policies[arn] = mp
+			out[arn] = r
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	return out
 }
 
 func (l *Live) readPolicy(ctx context.Context, arn string) (*ManagedPolicy, string, error) {
