@@ -37,6 +37,11 @@ lint:
 	  if ! diff -q go.mod /tmp/lra-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/lra-go.sum.bak >/dev/null; then \
 	    echo "go mod tidy changed go.mod/go.sum: commit the result" >&2; exit 1; fi
 
+# Scale benchmark: the real binary against the AWS-compatible test server
+# (50 ms per call, AWS-like throttling) at 100, 1,000 and 10,000 functions.
+bench: build
+	$(GO) run ./pkg/bench/cmd/lra-bench -binary $(BIN)
+
 # Each fuzz target as package:Target.
 FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot ./pkg/handler:FuzzDecodeEvent
 

@@ -2,8 +2,11 @@ package audit
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"lambda-role-audit/pkg/inventory"
@@ -62,12 +65,19 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 		}
 	}
 
+	// Many roles attach the same managed policies: analyse each once.
+	managed := &managedCache{policies: acct.Policies, problems: policyProblems, done: map[string]*managedResult{}}
+
 	suppressed := map[string]bool{}
 	for _, s := range opts.SuppressRoles {
 		suppressed[s] = true
 	}
 
-	for _, roleARN := range acct.RoleARNs() {
+	// Judging a role is pure and dominated by parsing documents: judge
+	// them all in parallel, then assemble the report in order.
+	roleARNs := acct.RoleARNs()
+	verdicts := judgeAll(roleARNs, acct, managed, roleProblems)
+	for i, roleARN := range roleARNs {
 		functions := sorted(byRole[roleARN])
 		if roleProblems[roleARN] {
 			continue
@@ -80,7 +90,7 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 		if role.Missing {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("role %s does not exist; %d function(s) point at it and run without permissions", roleARN, len(functions)))
 		}
-		v := judgeRole(role, acct.Policies, policyProblems)
+		v := verdicts[i]
 		if len(v.unevaluated) > 0 {
 			for _, e := range v.unevaluated {
 				e.RoleARN = roleARN
@@ -201,7 +211,7 @@ func (v verdict) evidence() []Evidence {
 
 // judgeRole reads every identity policy of a role: its inline policies and
 // the default version of each attached managed policy.
-func judgeRole(role *inventory.Role, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem) verdict {
+func judgeRole(role *inventory.Role, managed *managedCache) verdict {
 	var v verdict
 	if role.Missing {
 		return v
@@ -227,7 +237,7 @@ func judgeRole(role *inventory.Role, policies map[string]*inventory.ManagedPolic
 		consider(policy.Analyze(doc), Evidence{Policy: in.Name, PolicyType: "inline"})
 	}
 	for _, arn := range role.AttachedPolicyARNs {
-		a, version, err := managedAnalysis(arn, policies, problems)
+		a, version, err := managed.analysis(arn)
 		if err != nil {
 			v.unevaluated = append(v.unevaluated, *err)
 			continue
@@ -235,7 +245,7 @@ func judgeRole(role *inventory.Role, policies map[string]*inventory.ManagedPolic
 		consider(a, Evidence{Policy: arn, PolicyType: "managed", VersionID: version})
 	}
 	if role.BoundaryARN != "" {
-		a, version, err := managedAnalysis(role.BoundaryARN, policies, problems)
+		a, version, err := managed.analysis(role.BoundaryARN)
 		if err != nil {
 			v.unevaluated = append(v.unevaluated, *err)
 		} else {
@@ -253,6 +263,79 @@ func judgeRole(role *inventory.Role, policies map[string]*inventory.ManagedPolic
 	}
 	sort.SliceStable(v.grants, func(i, j int) bool { return v.grants[i].Class.Rank() < v.grants[j].Class.Rank() })
 	return v
+}
+
+// judgeAll judges every collected role, using all processors.
+func judgeAll(roleARNs []string, acct *inventory.Account, managed *managedCache, skip map[string]bool) []verdict {
+	// Fill the managed-policy cache first so that workers only read it.
+	for _, arn := range roleARNs {
+		if r, ok := acct.Roles[arn]; ok && !skip[arn] {
+			for _, p := range r.AttachedPolicyARNs {
+				managed.want(p)
+			}
+			if r.BoundaryARN != "" {
+				managed.want(r.BoundaryARN)
+			}
+		}
+	}
+	parallel(len(managed.order), func(i int) { managed.fill(managed.order[i]) })
+	verdicts := make([]verdict, len(roleARNs))
+	parallel(len(roleARNs), func(i int) {
+		if r, ok := acct.Roles[roleARNs[i]]; ok && !skip[roleARNs[i]] {
+			verdicts[i] = judgeRole(r, managed)
+		}
+	})
+	return verdicts
+}
+
+// parallel runs f(0..n-1) on every processor.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+type managedResult struct {
+	analysis policy.Analysis
+	version  string
+	err      *Error
+}
+
+// managedCache analyses each managed policy once per evaluation. It is
+// filled (want, then fill in parallel) before roles are judged, and only
+// read while they are.
+type managedCache struct {
+	policies map[string]*inventory.ManagedPolicy
+	problems map[string]inventory.Problem
+	done     map[string]*managedResult
+	order    []string
+}
+
+func (c *managedCache) want(arn string) {
+	if _, ok := c.done[arn]; !ok {
+		c.done[arn] = &managedResult{}
+		c.order = append(c.order, arn)
+	}
+}
+
+func (c *managedCache) fill(arn string) {
+	r := c.done[arn]
+	r.analysis, r.version, r.err = managedAnalysis(arn, c.policies, c.problems)
+}
+
+func (c *managedCache) analysis(arn string) (policy.Analysis, string, *Error) {
+	r := c.done[arn]
+	return r.analysis, r.version, r.err
 }
 
 // managedAnalysis analyses a managed policy's default version, falling back

@@ -89,6 +89,11 @@ func ParseJSON(raw json.RawMessage) (*Document, error) {
 	case '{':
 		return parseJSON(trimmed)
 	case '"':
+		// IAM's URL-encoded text has no quotes or backslashes, so the JSON
+		// string needs no unescaping: skip the decoder on the common path.
+		if len(trimmed) >= 2 && trimmed[len(trimmed)-1] == '"' && !bytes.ContainsAny(trimmed[1:len(trimmed)-1], "\\\"") {
+			return ParseString(string(trimmed[1 : len(trimmed)-1]))
+		}
 		var s string
 		if err := json.Unmarshal(trimmed, &s); err != nil {
 			return nil, fmt.Errorf("policy document string: %w", err)

@@ -186,3 +186,13 @@ func TestLookupWellKnown(t *testing.T) {
 		}
 	}
 }
+
+func TestParseJSONStringEdgeCases(t *testing.T) {
+	for _, in := range []string{`"`, `""`, `"\"{}\""`, `"{\"Statement\":[]}"`} {
+		_, _ = ParseJSON(json.RawMessage(in)) // must not panic
+	}
+	doc, err := ParseJSON(json.RawMessage(`"{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}"`))
+	if err != nil || len(doc.Statement) != 1 {
+		t.Fatalf("escaped JSON string: %v", err)
+	}
+}

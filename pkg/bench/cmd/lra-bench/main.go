@@ -1,0 +1,98 @@
+// Command lra-bench runs the scale benchmark (make bench): see package bench.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"lambda-role-audit/pkg/awsfake"
+	"lambda-role-audit/pkg/bench"
+)
+
+func main() {
+	binary := flag.String("binary", "bin/lambda-role-audit", "the lambda-role-audit binary to measure")
+	sizes := flag.String("sizes", "100,1000,10000", "function counts to run")
+	slowUpTo := flag.Int("compare-up-to", 1000, "run the per-role strategy and the seed procedure up to this many functions (they take minutes beyond)")
+	latency := flag.Duration("latency", 50*time.Millisecond, "latency added to every call")
+	flag.Parse()
+	ctx := context.Background()
+
+	var last bench.Result
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "functions\tregions\troles\tstrategy\twall_s\tlower_bound_s\tratio\tapi_calls\tthrottled\tpeak_rss_mb\tcalls per operation\t")
+	for _, field := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n <= 0 {
+			fatal(fmt.Errorf("bad size %q", field))
+		}
+		s := bench.Settings{Functions: n, Regions: 17, Roles: n * 3 / 10, Policies: n / 10, Latency: *latency,
+			Lambda: awsfake.Limits{Rate: 15, Burst: 30}, IAM: awsfake.Limits{Rate: 20, Burst: 40}}
+		acct := bench.Account(s)
+
+		// Reference: the same account with no latency and no throttling.
+		clean := s
+		clean.Latency, clean.Lambda, clean.IAM = 0, awsfake.Limits{}, awsfake.Limits{}
+		ref, err := bench.RunBinary(ctx, *binary, acct, clean, "bulk")
+		if err != nil {
+			fatal(err)
+		}
+
+		strategies := []string{"bulk"}
+		if n <= *slowUpTo {
+			strategies = append(strategies, "per-role")
+		}
+		for _, strategy := range strategies {
+			r, err := bench.RunBinary(ctx, *binary, acct, s, strategy)
+			if err != nil {
+				fatal(err)
+			}
+			if !reflect.DeepEqual(r.Findings, ref.Findings) {
+				fatal(fmt.Errorf("%d functions, %s: findings differ from the unthrottled run (%d vs %d)", n, strategy, len(r.Findings), len(ref.Findings)))
+			}
+			row(tw, r)
+			if strategy == "bulk" {
+				last = r
+			}
+		}
+		if n <= *slowUpTo {
+			r, err := bench.RunSeedProcedure(ctx, acct, s)
+			if err != nil {
+				fatal(err)
+			}
+			row(tw, r)
+		} else {
+			est := bench.EstimateSeed(acct, s)
+			fmt.Fprintf(tw, "%d\t%d\t%d\tseed procedure\t>=%.0f (throttle floor, not run)\t%.3f\t>=%.0f\t-\t-\t-\t-\t\n", n, s.Regions, s.Roles, est.Seconds(), bench.LowerBound(acct, s).Seconds(), est.Seconds()/bench.LowerBound(acct, s).Seconds())
+		}
+		tw.Flush()
+	}
+	tw.Flush()
+	fmt.Printf("bench: functions=%d regions=%d roles=%d wall_s=%.3f lower_bound_s=%.3f ratio=%.2f api_calls=%d throttled=%d peak_rss_mb=%.1f\n",
+		last.Functions, last.Regions, last.Roles, last.Wall.Seconds(), last.LowerBound.Seconds(), last.Ratio(), last.Total, last.Throttled, last.PeakRSSMB)
+}
+
+func row(tw *tabwriter.Writer, r bench.Result) {
+	ops := make([]string, 0, len(r.Calls))
+	for op, n := range r.Calls {
+		ops = append(ops, fmt.Sprintf("%s=%d", op, n))
+	}
+	sort.Strings(ops)
+	rss := "-"
+	if r.PeakRSSMB > 0 {
+		rss = fmt.Sprintf("%.1f", r.PeakRSSMB)
+	}
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.3f\t%.3f\t%.2f\t%d\t%d\t%s\t%s\t\n", r.Functions, r.Regions, r.Roles, r.Strategy, r.Wall.Seconds(), r.LowerBound.Seconds(), r.Ratio(), r.Total, r.Throttled, rss, strings.Join(ops, " "))
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "lra-bench:", err)
+	os.Exit(1)
+}
