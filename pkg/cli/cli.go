@@ -12,9 +12,12 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/notify"
 )
 
 // Exit statuses.
@@ -29,6 +32,7 @@ type Env func(string) string
 
 const usage = `usage:
   lambda-role-audit [--snapshot DIR | --regions LIST] [--format text|json] [--fail-on SEVERITY]
+                    [--publish TOPIC_ARN [--min-severity SEVERITY]]
 
 Audits Lambda execution roles: which are shared by several functions, and
 which grant admin privileges. Live mode uses the default AWS credential chain
@@ -53,10 +57,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 }
 
 type auditFlags struct {
-	snapshot string
-	regions  string
-	format   string
-	failOn   string
+	snapshot    string
+	regions     string
+	format      string
+	failOn      string
+	publish     string
+	minSeverity string
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) int {
@@ -67,6 +73,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	fs.StringVar(&f.regions, "regions", "", "comma-separated regions to audit (default: $AUDIT_REGIONS, else every enabled region)")
 	fs.StringVar(&f.format, "format", "text", "output format: text or json")
 	fs.StringVar(&f.failOn, "fail-on", "low", "lowest severity that makes the exit status 1: critical, high, medium or low")
+	fs.StringVar(&f.publish, "publish", "", "also publish the alert to this SNS topic ARN when there are findings at or above --min-severity, or the audit is incomplete")
+	fs.StringVar(&f.minSeverity, "min-severity", "medium", "with --publish: the lowest severity that alerts")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,6 +84,15 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	minSeverity, err := audit.ParseSeverity(f.minSeverity)
+	if err != nil {
+		return usageError(stderr, "--min-severity: "+err.Error())
+	}
+	if f.publish != "" {
+		if err := notify.CheckTopicARN(f.publish); err != nil {
+			return usageError(stderr, "--publish: "+err.Error())
+		}
 	}
 	if f.format != "text" && f.format != "json" {
 		return usageError(stderr, fmt.Sprintf("--format must be text or json, not %q", f.format))
@@ -108,6 +125,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		fmt.Fprintf(stderr, "lambda-role-audit: write report: %v\n", err)
 		return ExitTrouble
 	}
+	if f.publish != "" && (len(report.Alerting(minSeverity)) > 0 || !report.Complete) {
+		if err := publish(ctx, report, f.publish, minSeverity, stderr); err != nil {
+			fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
+			return ExitTrouble
+		}
+	}
 	return ExitStatus(report, failOn)
 }
 
@@ -123,6 +146,23 @@ func collect(ctx context.Context, snapshot string, regions []string, strategy in
 	collector.Logger = logger
 	collector.Strategy = strategy
 	return collector.Collect(ctx, regions)
+}
+
+func publish(ctx context.Context, report *audit.Report, topic string, min audit.Severity, stderr io.Writer) error {
+	msg, err := notify.Build(report, notify.Context{AccountID: report.AccountID, MinSeverity: min, Now: report.GeneratedAt})
+	if err != nil {
+		return fmt.Errorf("build alert: %w", err)
+	}
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := notify.Publish(ctx, sns.NewFromConfig(cfg), topic, msg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "lambda-role-audit: alert published to %s (message %s)\n", topic, id)
+	return nil
 }
 
 func writeReport(w io.Writer, r *audit.Report, format string) error {

@@ -7,11 +7,11 @@ package handler
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/notify"
 )
 
 // Notify modes.
@@ -33,8 +33,6 @@ type Config struct {
 	LogStream      string
 }
 
-var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$`)
-
 // LoadConfig reads and validates the environment. Every bad value is named,
 // so a misconfigured deployment fails on its first run with a clear error.
 func LoadConfig(env func(string) string) (Config, error) {
@@ -48,8 +46,8 @@ func LoadConfig(env func(string) string) (Config, error) {
 	var errs []error
 	if c.TopicARN == "" {
 		errs = append(errs, errors.New("ALERT_TOPIC_ARN is required: the SNS topic that receives alerts"))
-	} else if !topicARN.MatchString(c.TopicARN) {
-		errs = append(errs, fmt.Errorf("ALERT_TOPIC_ARN %q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", c.TopicARN))
+	} else if err := notify.CheckTopicARN(c.TopicARN); err != nil {
+		errs = append(errs, fmt.Errorf("ALERT_TOPIC_ARN: %w", err))
 	}
 	regions, err := inventory.ParseRegions(env("AUDIT_REGIONS"))
 	if err != nil {

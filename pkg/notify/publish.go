@@ -3,11 +3,22 @@ package notify
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 )
+
+var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$`)
+
+// CheckTopicARN rejects anything that is not an SNS topic ARN.
+func CheckTopicARN(arn string) error {
+	if !topicARN.MatchString(arn) {
+		return fmt.Errorf("%q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", arn)
+	}
+	return nil
+}
 
 // SNSAPI is the part of the SNS client the publisher uses.
 type SNSAPI interface {
