@@ -98,7 +98,7 @@ func TestFailedRegionsMakeTheAuditIncomplete(t *testing.T) {
 		t.Errorf("us-east-1 findings missing: %v", found)
 	}
 	msgs := queue.drain(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "INCOMPLETE audit (2 errors)") {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "INCOMPLETE (ap-east-1: UnrecognizedClient +1); 2 high, 2 medium") {
 		t.Fatalf("alert: %+v", msgs)
 	}
 	text, _, _ := run(t, env, "--regions", "us-east-1,eu-west-1")

@@ -17,27 +17,11 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "INCOMPLETE AUDIT: %d problem(s) kept parts of the account from being checked (see below).\n", len(r.Errors))
 	}
 	for i, f := range r.Findings {
-		fmt.Fprintf(&b, "\n[%d] %s  %s  role %s", i+1, strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName)
+		var notes []string
 		if f.Suppressed {
-			fmt.Fprintf(&b, "  (suppressed: %s)", f.SuppressReason)
+			notes = append(notes, "suppressed (accepted risk): "+f.SuppressReason)
 		}
-		fmt.Fprintf(&b, "\n    id:   %s\n    role: %s\n    %s\n", f.ID, f.RoleARN, RuleDescription(f))
-		fmt.Fprintf(&b, "    functions (%d):\n", len(f.Functions))
-		for _, fn := range f.Functions {
-			fmt.Fprintf(&b, "      - %s\n", fn)
-		}
-		if len(f.Evidence) > 0 {
-			fmt.Fprintln(&b, "    evidence:")
-			for _, e := range f.Evidence {
-				fmt.Fprintf(&b, "      - %s\n", EvidenceLine(e))
-			}
-		}
-		if len(f.Remediation) > 0 {
-			fmt.Fprintln(&b, "    fix: give each function its own role (commands below change nothing on the shared role)")
-			for _, p := range f.Remediation {
-				b.WriteString(Indent(remediation.CLI(p), "      "))
-			}
-		}
+		WriteFinding(&b, i+1, f, notes...)
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(&b, "\nNot audited:")
@@ -50,6 +34,33 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteFinding renders one numbered finding: what it is, its functions,
+// the evidence, any notes, and the commands that fix it. The terminal
+// report and the alert email share it.
+func WriteFinding(b *strings.Builder, n int, f Finding, notes ...string) {
+	fmt.Fprintf(b, "\n[%d] %s  %s  role %s\n", n, strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName)
+	for _, note := range notes {
+		fmt.Fprintf(b, "    %s\n", note)
+	}
+	fmt.Fprintf(b, "    role: %s\n    id:   %s\n    %s\n", f.RoleARN, f.ID, RuleDescription(f))
+	fmt.Fprintf(b, "    functions (%d):\n", len(f.Functions))
+	for _, fn := range f.Functions {
+		fmt.Fprintf(b, "      - %s\n", fn)
+	}
+	if len(f.Evidence) > 0 {
+		fmt.Fprintln(b, "    evidence:")
+		for _, e := range f.Evidence {
+			fmt.Fprintf(b, "      - %s\n", EvidenceLine(e))
+		}
+	}
+	if len(f.Remediation) > 0 {
+		fmt.Fprintln(b, "    fix: give each function its own role (these commands change nothing on the shared role):")
+		for _, p := range f.Remediation {
+			b.WriteString(Indent(remediation.CLI(p), "      "))
+		}
+	}
 }
 
 // Indent prefixes every non-empty line of s.

@@ -322,6 +322,15 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 		queryError(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
 		return
 	}
+	var role *Role
+	switch op {
+	case "GetRole", "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies":
+		var ok bool
+		if role, ok = s.roles[form.Get("RoleName")]; !ok {
+			queryError(w, http.StatusNotFound, "NoSuchEntity", "The role with name "+form.Get("RoleName")+" cannot be found.")
+			return
+		}
+	}
 	var body bytes.Buffer
 	switch op {
 	case "GetAccountAuthorizationDetails":
@@ -330,31 +339,16 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "GetRole":
-		role, ok := s.roles[form.Get("RoleName")]
-		if !ok {
-			queryError(w, http.StatusNotFound, "NoSuchEntity", "The role with name "+form.Get("RoleName")+" cannot be found.")
-			return
-		}
 		body.WriteString("<Role>")
 		s.writeRoleHead(&body, role)
 		body.WriteString("</Role>")
 	case "ListRolePolicies":
-		role, ok := s.roles[form.Get("RoleName")]
-		if !ok {
-			queryError(w, http.StatusNotFound, "NoSuchEntity", "role not found")
-			return
-		}
 		body.WriteString("<IsTruncated>false</IsTruncated><PolicyNames>")
 		for _, p := range role.Inline {
 			elem(&body, "member", p.Name)
 		}
 		body.WriteString("</PolicyNames>")
 	case "GetRolePolicy":
-		role, ok := s.roles[form.Get("RoleName")]
-		if !ok {
-			queryError(w, http.StatusNotFound, "NoSuchEntity", "role not found")
-			return
-		}
 		found := false
 		for _, p := range role.Inline {
 			if p.Name == form.Get("PolicyName") {
@@ -369,11 +363,6 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "ListAttachedRolePolicies":
-		role, ok := s.roles[form.Get("RoleName")]
-		if !ok {
-			queryError(w, http.StatusNotFound, "NoSuchEntity", "role not found")
-			return
-		}
 		body.WriteString("<IsTruncated>false</IsTruncated><AttachedPolicies>")
 		for _, arn := range role.Attached {
 			fmt.Fprintf(&body, "<member><PolicyArn>%s</PolicyArn><PolicyName>%s</PolicyName></member>", esc(arn), esc(arn[strings.LastIndex(arn, "/")+1:]))

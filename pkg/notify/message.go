@@ -111,26 +111,66 @@ func Build(r *audit.Report, c Context) (Message, error) {
 }
 
 // Subject is ASCII, under 100 characters, and says first whether the audit
-// was incomplete: "lambda-role-audit 123456789012: 2 critical, 1 high".
+// was incomplete and why: "lambda-role-audit 123456789012: 2 critical,
+// 1 high", or "lambda-role-audit 123456789012: INCOMPLETE (eu-west-1:
+// AccessDenied +1); 1 high" (+1: one more error).
 func Subject(r *audit.Report, c Context) string {
 	account := c.AccountID
 	if account == "" {
 		account = "unknown-account"
 	}
-	var parts []string
-	if !r.Complete {
-		parts = append(parts, fmt.Sprintf("INCOMPLETE audit (%d errors)", len(r.Errors)))
-	}
+	prefix := "lambda-role-audit " + account + ": "
 	counts := audit.SeverityCounts(r.Alerting(c.MinSeverity))
 	switch {
-	case counts != "":
-		parts = append(parts, counts)
-	case r.Complete:
-		parts = append(parts, "all clear")
-	default:
-		parts = append(parts, "no findings in what was read")
+	case counts == "" && r.Complete:
+		counts = "all clear"
+	case counts == "":
+		counts = "no findings"
 	}
-	s := asciiOnly(fmt.Sprintf("lambda-role-audit %s: %s", account, strings.Join(parts, "; ")))
+	if r.Complete {
+		return fitSubject(prefix + counts)
+	}
+	reason := "unknown reason"
+	if len(r.Errors) > 0 {
+		reason = shortReason(r.Errors[0])
+	}
+	if len(r.Errors) > 1 {
+		reason += fmt.Sprintf(" +%d", len(r.Errors)-1)
+	}
+	room := 99 - len(prefix) - len("INCOMPLETE (); ") - len(counts)
+	reason = asciiOnly(reason)
+	if room < len(reason) {
+		reason = reason[:max(0, room-3)] + "..."
+	}
+	return fitSubject(prefix + "INCOMPLETE (" + reason + "); " + counts)
+}
+
+// shortReason names where an error happened and its error code:
+// "eu-west-1: AccessDenied", "role payments: ran out of time".
+func shortReason(e audit.Error) string {
+	where := e.Region
+	if where == "" && e.RoleARN != "" {
+		where = "role " + audit.RoleLabel(e.RoleARN)
+	}
+	what := strings.TrimPrefix(e.Message, "role not evaluated: ")
+	switch {
+	case strings.HasPrefix(what, "skipped: the audit ran out of time"):
+		what = "ran out of time"
+	case strings.HasPrefix(what, "managed policy "), strings.HasPrefix(what, "inline policy "):
+		what = "policy unreadable"
+	default:
+		if i := strings.IndexAny(what, ":,("); i > 0 {
+			what = strings.TrimSuffix(what[:i], "Exception")
+		}
+	}
+	if where == "" {
+		return what
+	}
+	return where + ": " + what
+}
+
+func fitSubject(s string) string {
+	s = asciiOnly(s)
 	if len(s) > 99 {
 		s = s[:96] + "..."
 	}

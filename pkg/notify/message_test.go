@@ -92,7 +92,7 @@ func TestSampleAccountAlert(t *testing.T) {
 func TestIncompleteAndAllClearSubjects(t *testing.T) {
 	rep := &audit.Report{AccountID: "123456789012", Complete: false, Errors: []audit.Error{{Region: "ap-south-1", Operation: "lambda:ListFunctions", Message: "AccessDeniedException: not authorized"}}}
 	c := Context{AccountID: "123456789012", MinSeverity: audit.Medium}
-	if s := Subject(rep, c); s != "lambda-role-audit 123456789012: INCOMPLETE audit (1 errors); no findings in what was read" {
+	if s := Subject(rep, c); s != "lambda-role-audit 123456789012: INCOMPLETE (ap-south-1: AccessDenied); no findings" {
 		t.Errorf("incomplete subject = %q", s)
 	}
 	if first := strings.SplitN(Email(rep, c, 10), "\n", 2)[0]; first != "INCOMPLETE AUDIT: region ap-south-1, lambda:ListFunctions: AccessDeniedException: not authorized" {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"lambda-role-audit/pkg/audit"
-	"lambda-role-audit/pkg/remediation"
 )
 
 // Short is the "default" body: a few lines for protocols without their own.
@@ -61,29 +60,13 @@ func Email(r *audit.Report, c Context, k int) string {
 			fmt.Fprintf(&b, "\n%s\n", moreLine(len(r.Findings)-k, c))
 			break
 		}
-		fmt.Fprintf(&b, "\n[%d] %s  %s  role %s\n", i+1, strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName)
+		var notes []string
 		if f.Suppressed {
-			fmt.Fprintf(&b, "    Suppressed (accepted risk): %s\n", f.SuppressReason)
+			notes = append(notes, "suppressed (accepted risk): "+f.SuppressReason)
 		} else if !f.Severity.AtLeast(c.MinSeverity) {
-			fmt.Fprintf(&b, "    Below the alert threshold (%s); listed for completeness.\n", c.MinSeverity)
+			notes = append(notes, fmt.Sprintf("below the alert threshold (%s); listed for completeness", c.MinSeverity))
 		}
-		fmt.Fprintf(&b, "    Role: %s\n    Finding id: %s\n    %s\n", f.RoleARN, f.ID, audit.RuleDescription(f))
-		fmt.Fprintf(&b, "    Functions (%d):\n", len(f.Functions))
-		for _, fn := range f.Functions {
-			fmt.Fprintf(&b, "      - %s\n", fn)
-		}
-		if len(f.Evidence) > 0 {
-			fmt.Fprintln(&b, "    Evidence:")
-			for _, e := range f.Evidence {
-				fmt.Fprintf(&b, "      - %s\n", audit.EvidenceLine(e))
-			}
-		}
-		if len(f.Remediation) > 0 {
-			fmt.Fprintln(&b, "    Fix: give each function its own role. These commands change nothing on the shared role:")
-			for _, p := range f.Remediation {
-				b.WriteString(audit.Indent(remediation.CLI(p), "      "))
-			}
-		}
+		audit.WriteFinding(&b, i+1, f, notes...)
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprint(&b, "\nNOT AUDITED\n===========\n")

@@ -5,12 +5,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"lambda-role-audit/pkg/awsfake"
@@ -26,8 +26,10 @@ func main() {
 	ctx := context.Background()
 
 	var last bench.Result
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "functions\tregions\troles\tstrategy\twall_s\tlower_bound_s\tratio\tapi_calls\tthrottled\tpeak_rss_mb\tcalls per operation\t")
+	// A Markdown table, printed row by row as the runs finish.
+	tw := os.Stdout
+	fmt.Fprintln(tw, "| functions | regions | roles | strategy | wall_s | lower_bound_s | ratio | api_calls | throttled | peak_rss_mb | calls per operation |")
+	fmt.Fprintln(tw, "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, field := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil || n <= 0 {
@@ -70,16 +72,14 @@ func main() {
 			row(tw, r)
 		} else {
 			est := bench.EstimateSeed(acct, s)
-			fmt.Fprintf(tw, "%d\t%d\t%d\tseed procedure\t>=%.0f (throttle floor, not run)\t%.3f\t>=%.0f\t-\t-\t-\t-\t\n", n, s.Regions, s.Roles, est.Seconds(), bench.LowerBound(acct, s).Seconds(), est.Seconds()/bench.LowerBound(acct, s).Seconds())
+			fmt.Fprintf(tw, "| %d | %d | %d | seed procedure | >=%.0f (throttle floor, not run) | %.3f | >=%.0f | - | - | - | - |\n", n, s.Regions, s.Roles, est.Seconds(), bench.LowerBound(acct, s).Seconds(), est.Seconds()/bench.LowerBound(acct, s).Seconds())
 		}
-		tw.Flush()
 	}
-	tw.Flush()
 	fmt.Printf("bench: functions=%d regions=%d roles=%d wall_s=%.3f lower_bound_s=%.3f ratio=%.2f api_calls=%d throttled=%d peak_rss_mb=%.1f\n",
 		last.Functions, last.Regions, last.Roles, last.Wall.Seconds(), last.LowerBound.Seconds(), last.Ratio(), last.Total, last.Throttled, last.PeakRSSMB)
 }
 
-func row(tw *tabwriter.Writer, r bench.Result) {
+func row(tw io.Writer, r bench.Result) {
 	ops := make([]string, 0, len(r.Calls))
 	for op, n := range r.Calls {
 		ops = append(ops, fmt.Sprintf("%s=%d", op, n))
@@ -89,7 +89,7 @@ func row(tw *tabwriter.Writer, r bench.Result) {
 	if r.PeakRSSMB > 0 {
 		rss = fmt.Sprintf("%.1f", r.PeakRSSMB)
 	}
-	fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.3f\t%.3f\t%.2f\t%d\t%d\t%s\t%s\t\n", r.Functions, r.Regions, r.Roles, r.Strategy, r.Wall.Seconds(), r.LowerBound.Seconds(), r.Ratio(), r.Total, r.Throttled, rss, strings.Join(ops, " "))
+	fmt.Fprintf(tw, "| %d | %d | %d | %s | %.3f | %.3f | %.2f | %d | %d | %s | %s |\n", r.Functions, r.Regions, r.Roles, r.Strategy, r.Wall.Seconds(), r.LowerBound.Seconds(), r.Ratio(), r.Total, r.Throttled, rss, strings.Join(ops, " "))
 }
 
 func fatal(err error) {
