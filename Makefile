@@ -54,7 +54,7 @@ fuzz:
 sample:
 	rm -rf $(SAMPLE) && mkdir -p $(SAMPLE)
 	testdata/with-moto.sh bash -c 'python3 testdata/make-sample-account.py && deploy/export-snapshot.sh $(SAMPLE) us-east-1 eu-west-1'
-	python3 testdata/trim-export.py $(SAMPLE)/iam.json
+	python3 testdata/finish-export.py $(SAMPLE)
 
 # SAM (BuildMethod: makefile) runs this with ARTIFACTS_DIR set: a static
 # arm64 binary named bootstrap for the provided.al2023 runtime.
