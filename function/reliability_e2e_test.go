@@ -223,3 +223,44 @@ func TestBadPolicyDocumentsInASnapshot(t *testing.T) {
 		}
 	}
 }
+
+func TestRegionThatKeepsFailingIsGivenUpQuickly(t *testing.T) {
+	moto := testenv.SharedMoto(t)
+	seedMixedAccount(t, moto)
+	proxy, env := startProxy(t, moto)
+	proxy.SetRules(
+		faultproxy.Rule{Service: "lambda", Region: "eu-west-1", Fault: faultproxy.ServerError},
+		faultproxy.Rule{Service: "lambda", Region: "ap-east-1", Fault: faultproxy.Reset},
+	)
+	start := time.Now()
+	rep, code := runJSON(t, env, "--regions", "us-east-1,eu-west-1,ap-east-1")
+	if took := time.Since(start); took > 45*time.Second {
+		t.Errorf("a dead region held the audit for %v", took)
+	}
+	if code != 2 || rep.Complete || len(rep.Errors) != 2 || strings.Join(rep.Regions, ",") != "us-east-1" {
+		t.Fatalf("exit %d complete %v regions %v errors %+v", code, rep.Complete, rep.Regions, rep.Errors)
+	}
+	for _, e := range rep.Errors {
+		if !strings.Contains(e.Message, "gave up after 6 attempts") {
+			t.Errorf("%s: %q does not say the retries ran out", e.Region, e.Message)
+		}
+	}
+}
+
+func TestCommandLineTimeoutReportsWhatWasRead(t *testing.T) {
+	moto := testenv.SharedMoto(t)
+	seedMixedAccount(t, moto)
+	proxy, env := startProxy(t, moto)
+	proxy.SetRules(faultproxy.Rule{Service: "lambda", Region: "eu-west-1", Fault: faultproxy.Delay, Latency: time.Minute})
+	start := time.Now()
+	rep, code := runJSON(t, env, "--regions", "us-east-1,eu-west-1", "--timeout", "3s")
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("--timeout 3s took %v", took)
+	}
+	if code != 2 || rep.Complete || len(rep.Errors) != 1 || rep.Errors[0].Region != "eu-west-1" || !strings.Contains(rep.Errors[0].Message, "ran out of time") {
+		t.Fatalf("exit %d errors %+v", code, rep.Errors)
+	}
+	if len(rep.Findings) == 0 {
+		t.Error("what was read before the timeout must still be reported")
+	}
+}

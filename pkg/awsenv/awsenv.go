@@ -53,13 +53,31 @@ func Load(ctx context.Context) (aws.Config, error) {
 // the caller's context deadline, not a count, bounds a slow audit, so
 // throttling makes it slower, never incomplete.
 func NewRetryer() aws.Retryer {
-	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+	return failureBound{retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 		o.StandardOptions = append(o.StandardOptions, func(o *retry.StandardOptions) {
 			o.MaxAttempts = MaxAttempts
 			o.RateLimiter = ratelimit.None
 			o.Backoff = jitterBackoff{base: 100 * time.Millisecond, max: 5 * time.Second}
 		})
-	})
+	})}
+}
+
+// FailureAttempts bounds the attempts at a call that keeps failing for a
+// reason other than throttling (5xx answers, dropped connections): a region
+// that is down is reported within seconds instead of holding the audit for
+// minutes. Throttling alone keeps retrying, up to MaxAttempts and the
+// deadline, since it only ever means "slower".
+const FailureAttempts = 6
+
+type failureBound struct{ aws.RetryerV2 }
+
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+func (f failureBound) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if attempt >= FailureAttempts && throttles.IsErrorThrottle(err) != aws.TrueTernary {
+		return 0, &retry.MaxAttemptsError{Attempt: attempt, Err: err}
+	}
+	return f.RetryerV2.RetryDelay(attempt, err)
 }
 
 // jitterBackoff is "full jitter" exponential backoff with a base suited to

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -63,6 +64,7 @@ type auditFlags struct {
 	failOn      string
 	publish     string
 	minSeverity string
+	timeout     time.Duration
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) int {
@@ -75,6 +77,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	fs.StringVar(&f.failOn, "fail-on", "low", "lowest severity that makes the exit status 1: critical, high, medium or low")
 	fs.StringVar(&f.publish, "publish", "", "also publish the alert to this SNS topic ARN when there are findings at or above --min-severity, or the audit is incomplete")
 	fs.StringVar(&f.minSeverity, "min-severity", "medium", "with --publish: the lowest severity that alerts")
+	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "stop collecting after this long and report what was read, marked incomplete")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -115,7 +118,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if strategy != "" && strategy != inventory.StrategyBulk && strategy != inventory.StrategyPerRole {
 		return usageError(stderr, fmt.Sprintf("AUDIT_IAM_STRATEGY must be %s or %s, not %q", inventory.StrategyBulk, inventory.StrategyPerRole, strategy))
 	}
-	acct, err := collect(ctx, f.snapshot, regions, strategy, logger)
+	if f.timeout <= 0 {
+		return usageError(stderr, "--timeout must be positive")
+	}
+	collectCtx, cancel := context.WithTimeout(ctx, f.timeout)
+	acct, err := collect(collectCtx, f.snapshot, regions, strategy, logger)
+	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
 		return ExitTrouble

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -591,23 +592,21 @@ func describeAPIError(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return "skipped: the audit ran out of time (" + err.Error() + ")"
 	}
+	prefix := ""
+	var gaveUp *retry.MaxAttemptsError
+	if errors.As(err, &gaveUp) {
+		prefix = fmt.Sprintf("gave up after %d attempts: ", gaveUp.Attempt)
+	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		msg := apiErr.ErrorCode()
 		if m := apiErr.ErrorMessage(); m != "" {
 			msg += ": " + m
 		}
-		return msg
+		return prefix + msg
+	}
+	if gaveUp != nil {
+		return prefix + gaveUp.Err.Error()
 	}
 	return err.Error()
-}
-
-// IsAccessDenied reports whether err is an authorisation failure.
-func IsAccessDenied(err error) bool {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	code := apiErr.ErrorCode()
-	return strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation" || code == "AuthorizationError"
 }
