@@ -175,9 +175,9 @@ func publish(ctx context.Context, report *audit.Report, topic string, min audit.
 
 func writeReport(w io.Writer, r *audit.Report, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		// Compact: the JSON form is for programs (pipe it to jq to read
+		// it), and a 10,000-function report indents slowly.
+		return json.NewEncoder(w).Encode(r)
 	}
 	return audit.WriteText(w, r)
 }
