@@ -22,7 +22,6 @@ const safetyMargin = 2048
 // Context is what the alert says about where the run happened.
 type Context struct {
 	AccountID string
-	Region    string
 	// LogGroup and LogStream locate the full report when a message had to
 	// be shortened.
 	LogGroup, LogStream string
