@@ -165,7 +165,8 @@ func publish(ctx context.Context, report *audit.Report, topic string, min audit.
 	if err != nil {
 		return err
 	}
-	id, err := notify.Publish(ctx, sns.NewFromConfig(cfg), topic, msg)
+	client := sns.NewFromConfig(cfg, func(o *sns.Options) { o.Region = notify.TopicRegion(topic) })
+	id, err := notify.Publish(ctx, client, topic, msg)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"lambda-role-audit/pkg/awsenv"
+	"lambda-role-audit/pkg/notify"
 )
 
 // Entry is the function the Lambda runtime invokes.
@@ -32,6 +33,6 @@ func New(ctx context.Context, env func(string) string) Entry {
 	}
 	collector := awsenv.Collector(awsCfg)
 	collector.Logger = log
-	h := &Handler{Config: cfg, Collector: collector, SNS: sns.NewFromConfig(awsCfg), SSM: ssm.NewFromConfig(awsCfg), Logger: log}
+	h := &Handler{Config: cfg, Collector: collector, SNS: sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = notify.TopicRegion(cfg.TopicARN) }), SSM: ssm.NewFromConfig(awsCfg), Logger: log}
 	return h.Handle
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -18,6 +19,16 @@ func CheckTopicARN(arn string) error {
 		return fmt.Errorf("%q is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", arn)
 	}
 	return nil
+}
+
+// TopicRegion is the region in a topic ARN: SNS must be called there,
+// whatever region the caller runs in.
+func TopicRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[3]
 }
 
 // SNSAPI is the part of the SNS client the publisher uses.
