@@ -6,14 +6,17 @@ package awsenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -54,13 +57,26 @@ func Load(ctx context.Context) (aws.Config, error) {
 // throttling makes it slower, never incomplete.
 func NewRetryer() aws.Retryer {
 	return failureBound{retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		o.Throttles = append(o.Throttles, tooManyRequests)
 		o.StandardOptions = append(o.StandardOptions, func(o *retry.StandardOptions) {
 			o.MaxAttempts = MaxAttempts
 			o.RateLimiter = ratelimit.None
 			o.Backoff = jitterBackoff{base: 100 * time.Millisecond, max: 5 * time.Second}
+			o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(tooManyRequests))
+			o.Throttles = append(o.Throttles, tooManyRequests)
 		})
 	})}
 }
+
+// tooManyRequests treats an HTTP 429 as throttling whatever its error code:
+// proxies and gateways in front of AWS answer 429 without one.
+var tooManyRequests = retry.IsErrorThrottleFunc(func(err error) aws.Ternary {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusTooManyRequests {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
+})
 
 // FailureAttempts bounds the attempts at a call that keeps failing for a
 // reason other than throttling (5xx answers, dropped connections): a region
@@ -71,7 +87,7 @@ const FailureAttempts = 6
 
 type failureBound struct{ aws.RetryerV2 }
 
-var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+var throttles = retry.IsErrorThrottles(append([]retry.IsErrorThrottle{tooManyRequests}, retry.DefaultThrottles...))
 
 func (f failureBound) RetryDelay(attempt int, err error) (time.Duration, error) {
 	if attempt >= FailureAttempts && throttles.IsErrorThrottle(err) != aws.TrueTernary {
