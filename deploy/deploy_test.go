@@ -153,8 +153,8 @@ func TestTemplateShape(t *testing.T) {
 		t.Errorf("topic encryption = %s", k)
 	}
 	keyPolicy := mustJSON(get(t, res, "AlertKey", "Properties", "KeyPolicy"))
-	if !strings.Contains(keyPolicy, "cloudwatch.amazonaws.com") {
-		t.Errorf("the key policy does not let the error alarm publish: %s", keyPolicy)
+	if !strings.Contains(keyPolicy, "cloudwatch.amazonaws.com") || !strings.Contains(keyPolicy, `{"Fn::GetAtt":["AuditFunctionRole","Arn"]}`) {
+		t.Errorf("the key policy must name every publisher (the function and its failure destination, the error alarm): %s", keyPolicy)
 	}
 	if a := mustJSON(get(t, res, "AuditErrorsAlarm", "Properties", "AlarmActions")); a != `[{"Ref":"AlertTopic"}]` {
 		t.Errorf("alarm actions = %s", a)
