@@ -33,7 +33,9 @@ type Env func(string) string
 
 const usage = `usage:
   lambda-role-audit [--snapshot DIR | --regions LIST] [--format text|json] [--fail-on SEVERITY]
-                    [--publish TOPIC_ARN [--min-severity SEVERITY]]
+                    [--publish TOPIC_ARN [--min-severity SEVERITY]] [--timeout DURATION]
+  lambda-role-audit plan --function ARN [--format cli|cloudformation|terraform|json]
+  lambda-role-audit remediate --function ARN [--yes]      (see: lambda-role-audit plan -h)
 
 Audits Lambda execution roles: which are shared by several functions, and
 which grant admin privileges. Live mode uses the default AWS credential chain
