@@ -24,6 +24,49 @@ type Options struct {
 	SuppressRoles []string
 	// Now stamps the report; time.Now when nil.
 	Now func() time.Time
+	// Prepared holds verdicts worked out while the account was still being
+	// collected (see Prepare); roles it covers are not judged again.
+	Prepared *Prepared
+}
+
+// Prepared is the judgement of roles made ahead of Evaluate.
+type Prepared struct {
+	roles    map[string]*inventory.Role
+	verdicts map[string]verdict
+}
+
+// Prepare judges roles and the managed policies they use ahead of time: a
+// live collection has the IAM data long before its last function page, and
+// judging (mostly parsing documents) then costs no wall time. A role whose
+// policies were not all at hand is left for Evaluate.
+func Prepare(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) *Prepared {
+	arns := make([]string, 0, len(roles))
+	for arn := range roles {
+		arns = append(arns, arn)
+	}
+	sort.Strings(arns)
+	managed := &managedCache{policies: policies, done: map[string]*managedResult{}}
+	verdicts := judgeAll(arns, &inventory.Account{Roles: roles, Policies: policies}, managed, nil, nil)
+	// Remember which role each verdict was made from: a role replaced
+	// since (a later read) is judged again.
+	p := &Prepared{roles: make(map[string]*inventory.Role, len(arns)), verdicts: make(map[string]verdict, len(arns))}
+	for i, arn := range arns {
+		if len(verdicts[i].unevaluated) == 0 {
+			p.roles[arn] = roles[arn]
+			p.verdicts[arn] = verdicts[i]
+		}
+	}
+	return p
+}
+
+// verdict returns the prepared verdict for the role, if it was prepared
+// from this very role.
+func (p *Prepared) verdict(arn string, role *inventory.Role) (verdict, bool) {
+	if p == nil || p.roles[arn] != role {
+		return verdict{}, false
+	}
+	v, ok := p.verdicts[arn]
+	return v, ok
 }
 
 // Evaluate applies the rules to a collected account. It never fails: what
@@ -76,7 +119,7 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 	// Judging a role is pure and dominated by parsing documents: judge
 	// them all in parallel, then assemble the report in order.
 	roleARNs := acct.RoleARNs()
-	verdicts := judgeAll(roleARNs, acct, managed, roleProblems)
+	verdicts := judgeAll(roleARNs, acct, managed, roleProblems, opts.Prepared)
 	for i, roleARN := range roleARNs {
 		functions := sorted(byRole[roleARN])
 		if roleProblems[roleARN] {
@@ -265,25 +308,36 @@ func judgeRole(role *inventory.Role, managed *managedCache) verdict {
 	return v
 }
 
-// judgeAll judges every collected role, using all processors.
-func judgeAll(roleARNs []string, acct *inventory.Account, managed *managedCache, skip map[string]bool) []verdict {
+// judgeAll judges every collected role not already prepared, using all
+// processors.
+func judgeAll(roleARNs []string, acct *inventory.Account, managed *managedCache, skip map[string]bool, prepared *Prepared) []verdict {
+	verdicts := make([]verdict, len(roleARNs))
+	todo := make([]int, 0, len(roleARNs))
+	for i, arn := range roleARNs {
+		r, ok := acct.Roles[arn]
+		if !ok || skip[arn] {
+			continue
+		}
+		if v, ok := prepared.verdict(arn, r); ok {
+			verdicts[i] = v
+			continue
+		}
+		todo = append(todo, i)
+	}
 	// Fill the managed-policy cache first so that workers only read it.
-	for _, arn := range roleARNs {
-		if r, ok := acct.Roles[arn]; ok && !skip[arn] {
-			for _, p := range r.AttachedPolicyARNs {
-				managed.want(p)
-			}
-			if r.BoundaryARN != "" {
-				managed.want(r.BoundaryARN)
-			}
+	for _, i := range todo {
+		r := acct.Roles[roleARNs[i]]
+		for _, p := range r.AttachedPolicyARNs {
+			managed.want(p)
+		}
+		if r.BoundaryARN != "" {
+			managed.want(r.BoundaryARN)
 		}
 	}
 	parallel(len(managed.order), func(i int) { managed.fill(managed.order[i]) })
-	verdicts := make([]verdict, len(roleARNs))
-	parallel(len(roleARNs), func(i int) {
-		if r, ok := acct.Roles[roleARNs[i]]; ok && !skip[roleARNs[i]] {
-			verdicts[i] = judgeRole(r, managed)
-		}
+	parallel(len(todo), func(k int) {
+		i := todo[k]
+		verdicts[i] = judgeRole(acct.Roles[roleARNs[i]], managed)
 	})
 	return verdicts
 }

@@ -2,8 +2,10 @@ package audit
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"lambda-role-audit/pkg/inventory"
 )
@@ -202,5 +204,39 @@ func TestParseSeverity(t *testing.T) {
 	}
 	if _, err := ParseSeverity("urgent"); err == nil || !strings.Contains(err.Error(), "urgent") {
 		t.Errorf("ParseSeverity(urgent) = %v", err)
+	}
+}
+
+// TestPreparedVerdictsChangeNothing: a report built with verdicts prepared
+// during collection equals one built without, and a role that changed
+// after preparation (another pointer) is judged again.
+func TestPreparedVerdictsChangeNothing(t *testing.T) {
+	roles := []*inventory.Role{
+		{ARN: roleARN("admin"), Inline: []inventory.InlinePolicy{inline("p", adminDoc)}},
+		{ARN: roleARN("managed"), AttachedPolicyARNs: []string{policyARN("m")}},
+		{ARN: roleARN("unknown"), AttachedPolicyARNs: []string{policyARN("later")}},
+		{ARN: roleARN("harmless"), Inline: []inventory.InlinePolicy{inline("p", s3Doc)}},
+	}
+	acct := account(roles, []*inventory.ManagedPolicy{managed("m", adminDoc)},
+		fn("us-east-1", "a", "admin"), fn("us-east-1", "b", "admin"), fn("us-east-1", "c", "managed"),
+		fn("us-east-1", "d", "unknown"), fn("us-east-1", "e", "harmless"), fn("us-east-1", "f", "harmless"))
+	now := func() time.Time { return time.Time{} }
+	want := Evaluate(acct, Options{Now: now})
+
+	prepared := Prepare(acct.Roles, map[string]*inventory.ManagedPolicy{policyARN("m"): acct.Policies[policyARN("m")]})
+	if _, ok := prepared.verdicts[roleARN("unknown")]; ok {
+		t.Fatal("a role whose policy was not yet read must not be prepared")
+	}
+	// The policy arrives after preparation, as a late fetch would bring it.
+	acct.Policies[policyARN("later")] = managed("later", s3Doc)
+	// And one role is replaced after preparation: it must be judged anew.
+	acct.Roles[roleARN("harmless")] = &inventory.Role{ARN: roleARN("harmless"), Name: "harmless", Inline: []inventory.InlinePolicy{inline("p", adminDoc)}}
+	got := Evaluate(acct, Options{Now: now, Prepared: prepared})
+	want = Evaluate(acct, Options{Now: now})
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("prepared report differs:\n got %+v\nwant %+v", got.Findings, want.Findings)
+	}
+	if len(got.Findings) != 3 || !got.Complete {
+		t.Fatalf("findings = %+v", got.Findings)
 	}
 }

@@ -124,13 +124,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return usageError(stderr, "--timeout must be positive")
 	}
 	collectCtx, cancel := context.WithTimeout(ctx, f.timeout)
-	acct, err := collect(collectCtx, f.snapshot, regions, strategy, logger)
+	var prepared *audit.Prepared
+	acct, err := collect(collectCtx, f.snapshot, regions, strategy, logger, &prepared)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
 		return ExitTrouble
 	}
-	report := audit.Evaluate(acct, audit.Options{})
+	report := audit.Evaluate(acct, audit.Options{Prepared: prepared})
 	if err := writeReport(stdout, report, f.format); err != nil {
 		fmt.Fprintf(stderr, "lambda-role-audit: write report: %v\n", err)
 		return ExitTrouble
@@ -144,7 +145,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	return ExitStatus(report, failOn)
 }
 
-func collect(ctx context.Context, snapshot string, regions []string, strategy inventory.IAMStrategy, logger *slog.Logger) (*inventory.Account, error) {
+// collect reads the account; a live read also judges roles as soon as the
+// IAM data is in, into *prepared.
+func collect(ctx context.Context, snapshot string, regions []string, strategy inventory.IAMStrategy, logger *slog.Logger, prepared **audit.Prepared) (*inventory.Account, error) {
 	if snapshot != "" {
 		return inventory.LoadSnapshot(snapshot, regions)
 	}
@@ -155,6 +158,9 @@ func collect(ctx context.Context, snapshot string, regions []string, strategy in
 	collector := awsenv.Collector(cfg)
 	collector.Logger = logger
 	collector.Strategy = strategy
+	collector.OnIAMRead = func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
+		*prepared = audit.Prepare(roles, policies)
+	}
 	return collector.Collect(ctx, regions)
 }
 

@@ -70,6 +70,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	start := h.now()
 
 	collectCtx, cancel := context.WithDeadline(ctx, collectionDeadline(ctx, start))
+	var prepared *audit.Prepared
+	if live, ok := h.Collector.(*inventory.Live); ok {
+		// Judge roles while the function listing is still running.
+		live.OnIAMRead = func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
+			prepared = audit.Prepare(roles, policies)
+		}
+	}
 	acct, err := h.Collector.Collect(collectCtx, regions)
 	cancel()
 	if err != nil {
@@ -78,7 +85,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		acct = &inventory.Account{Source: "live", Problems: []inventory.Problem{{Operation: "ec2:DescribeRegions", Message: err.Error()}}}
 	}
 	collected := h.now()
-	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: h.Config.SuppressRoles, Now: h.now})
+	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: h.Config.SuppressRoles, Now: h.now, Prepared: prepared})
 	logReport(log, rep)
 
 	sum := summarize(rep, h.Config.MinSeverity)

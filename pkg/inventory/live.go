@@ -69,6 +69,11 @@ type Live struct {
 	// remediation plan).
 	SkipMappings bool
 	Logger       *slog.Logger
+	// OnIAMRead, when set, is called once the bulk IAM read and the early
+	// policy fetch are done, while functions may still be being listed,
+	// with the roles Lambda can assume and the managed policies read so far.
+	// It runs before Collect returns; it must not change what it is given.
+	OnIAMRead func(roles map[string]*Role, policies map[string]*ManagedPolicy)
 }
 
 // ListRegions returns the regions enabled for the account.
@@ -123,6 +128,9 @@ func (l *Live) Collect(ctx context.Context, regions []string) (*Account, error) 
 			defer close(iamDone)
 			if bulk, bulkErr = l.readBulk(ctx); bulkErr == nil {
 				prefetched = l.fetchPolicies(ctx, bulk.lambdaAWSManaged())
+				if l.OnIAMRead != nil {
+					l.OnIAMRead(bulk.lambdaView(prefetched))
+				}
 			}
 		}()
 	} else {
@@ -372,6 +380,25 @@ type bulkIAM struct {
 	// lambdaRoles are the roles whose trust policy names Lambda: the only
 	// ones a function can use.
 	lambdaRoles map[string]bool
+}
+
+// lambdaView is what the bulk read knows of the roles Lambda can assume:
+// those roles, and every managed policy read so far.
+func (b *bulkIAM) lambdaView(prefetched map[string]policyResult) (map[string]*Role, map[string]*ManagedPolicy) {
+	roles := make(map[string]*Role, len(b.lambdaRoles))
+	for arn := range b.lambdaRoles {
+		roles[arn] = b.roles[arn]
+	}
+	policies := make(map[string]*ManagedPolicy, len(b.policies)+len(prefetched))
+	for arn, p := range b.policies {
+		policies[arn] = p
+	}
+	for arn, r := range prefetched {
+		if r.policy != nil {
+			policies[arn] = r.policy
+		}
+	}
+	return roles, policies
 }
 
 // lambdaAWSManaged lists the AWS-managed policies (absent from the bulk

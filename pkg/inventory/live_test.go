@@ -48,9 +48,16 @@ func TestPaginationFollowsEveryPage(t *testing.T) {
 		srv.ResetStats()
 		c := fakeCollector(srv.URL)
 		c.Strategy = strategy
+		var prepared *audit.Prepared
+		c.OnIAMRead = func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
+			prepared = audit.Prepare(roles, policies)
+		}
 		got, err := c.Collect(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if (prepared != nil) != (strategy == inventory.StrategyBulk) {
+			t.Fatalf("%s: OnIAMRead called = %v", strategy, prepared != nil)
 		}
 		if len(got.Problems) != 0 {
 			t.Fatalf("%s: problems %+v", strategy, got.Problems)
@@ -81,6 +88,11 @@ func TestPaginationFollowsEveryPage(t *testing.T) {
 			t.Errorf("per-role IAM calls %v", st.Calls)
 		}
 		results[strategy] = audit.Evaluate(got, audit.Options{Now: func() time.Time { return time.Time{} }})
+		if prepared != nil {
+			if early := audit.Evaluate(got, audit.Options{Now: func() time.Time { return time.Time{} }, Prepared: prepared}); !reflect.DeepEqual(early, results[strategy]) {
+				t.Fatalf("verdicts prepared during collection change the report")
+			}
+		}
 	}
 	bulk, perRole := results[inventory.StrategyBulk], results[inventory.StrategyPerRole]
 	if len(bulk.Findings) == 0 || !reflect.DeepEqual(keysOf(bulk), keysOf(perRole)) || !reflect.DeepEqual(bulk.Findings, perRole.Findings) {
