@@ -176,8 +176,11 @@ func TestDeadlinePublishesWhatWasRead(t *testing.T) {
 	em := startEmulator(t, bootstrap, rie, append(env, "ALERT_TOPIC_ARN="+topicARN, "AUDIT_REGIONS=us-east-1,eu-west-1", "AWS_LAMBDA_FUNCTION_TIMEOUT=8"))
 	start := time.Now()
 	sum, raw := em.invoke(t, `{}`)
-	if took := time.Since(start); took > 8*time.Second {
-		t.Fatalf("the invocation took %v, past its timeout", took)
+	// The emulator ends an invocation at its timeout with an error instead
+	// of a summary, so a summary proves the deadline was kept; the clock is
+	// a second check with room for a loaded machine.
+	if took := time.Since(start); took > 12*time.Second {
+		t.Fatalf("the invocation took %v, past its 8 s timeout", took)
 	}
 	if sum.Complete || !sum.Published || sum.Functions == 0 {
 		t.Fatalf("summary: %+v", raw)
