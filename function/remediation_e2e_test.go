@@ -34,11 +34,9 @@ func seedWorker(t *testing.T, moto *testenv.Moto) {
 			{Region: "us-east-1", Name: "other", Role: "shared-admin"},
 		},
 	})
-	q, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders")})
-	if err != nil {
+	if _, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders")}); err != nil {
 		t.Fatal(err)
 	}
-	_ = q
 	create := exec.Command("aws", "dynamodb", "create-table", "--table-name", "events", "--attribute-definitions", "AttributeName=id,AttributeType=S",
 		"--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST", "--stream-specification", "StreamEnabled=true,StreamViewType=NEW_IMAGE",
 		"--query", "TableDescription.LatestStreamArn", "--output", "text")

@@ -221,7 +221,6 @@ func TestPreparedVerdictsChangeNothing(t *testing.T) {
 		fn("us-east-1", "a", "admin"), fn("us-east-1", "b", "admin"), fn("us-east-1", "c", "managed"),
 		fn("us-east-1", "d", "unknown"), fn("us-east-1", "e", "harmless"), fn("us-east-1", "f", "harmless"))
 	now := func() time.Time { return time.Time{} }
-	want := Evaluate(acct, Options{Now: now})
 
 	prepared := Prepare(acct.Roles, map[string]*inventory.ManagedPolicy{policyARN("m"): acct.Policies[policyARN("m")]})
 	if _, ok := prepared.verdicts[roleARN("unknown")]; ok {
@@ -232,7 +231,7 @@ func TestPreparedVerdictsChangeNothing(t *testing.T) {
 	// And one role is replaced after preparation: it must be judged anew.
 	acct.Roles[roleARN("harmless")] = &inventory.Role{ARN: roleARN("harmless"), Name: "harmless", Inline: []inventory.InlinePolicy{inline("p", adminDoc)}}
 	got := Evaluate(acct, Options{Now: now, Prepared: prepared})
-	want = Evaluate(acct, Options{Now: now})
+	want := Evaluate(acct, Options{Now: now})
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("prepared report differs:\n got %+v\nwant %+v", got.Findings, want.Findings)
 	}

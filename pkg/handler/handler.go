@@ -67,6 +67,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	if len(req.Regions) > 0 {
 		regions = req.Regions
 	}
+	log.Info("audit started", "scheduled", req.Scheduled, "dryRun", req.DryRun, "notify", mode, "regions", regions)
 	start := h.now()
 
 	collectCtx, cancel := context.WithDeadline(ctx, collectionDeadline(ctx, start))

@@ -39,12 +39,10 @@ type cliMappingList struct {
 }
 
 type cliMapping struct {
-	UUID                    string          `json:"UUID"`
-	FunctionArn             string          `json:"FunctionArn"`
-	EventSourceArn          string          `json:"EventSourceArn"`
-	SelfManagedEventSource  json.RawMessage `json:"SelfManagedEventSource"`
-	SelfManagedKafkaParams  json.RawMessage `json:"SelfManagedKafkaEventSourceConfig"`
-	AmazonManagedKafkaParam json.RawMessage `json:"AmazonManagedKafkaEventSourceConfig"`
+	UUID                   string          `json:"UUID"`
+	FunctionArn            string          `json:"FunctionArn"`
+	EventSourceArn         string          `json:"EventSourceArn"`
+	SelfManagedEventSource json.RawMessage `json:"SelfManagedEventSource"`
 }
 
 type cliAuthorizationDetails struct {

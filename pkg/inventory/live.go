@@ -292,12 +292,7 @@ func (l *Live) listMappings(ctx context.Context, region string) ([]EventSourceMa
 			return nil, fmt.Errorf("list event source mappings in %s: %w", region, err)
 		}
 		for _, m := range page.EventSourceMappings {
-			out = append(out, EventSourceMapping{
-				UUID:             aws.ToString(m.UUID),
-				FunctionARN:      aws.ToString(m.FunctionArn),
-				EventSourceARN:   aws.ToString(m.EventSourceArn),
-				SelfManagedKafka: m.EventSourceArn == nil && m.SelfManagedEventSource != nil,
-			})
+			out = append(out, mappingFromAPI(m))
 		}
 		marker := aws.ToString(page.NextMarker)
 		if marker == "" {
@@ -336,15 +331,23 @@ func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings 
 			if arn := aws.ToString(m.FunctionArn); arn != fn.ARN && arn != fn.ARN+":$LATEST" {
 				continue
 			}
-			mappings = append(mappings, EventSourceMapping{
-				UUID: aws.ToString(m.UUID), FunctionARN: aws.ToString(m.FunctionArn), EventSourceARN: aws.ToString(m.EventSourceArn),
-				SelfManagedKafka: m.EventSourceArn == nil && m.SelfManagedEventSource != nil,
-			})
+			mappings = append(mappings, mappingFromAPI(m))
 		}
 		if aws.ToString(page.NextMarker) == "" {
 			return fn, mappings, true, nil
 		}
 		in = &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.Name), Marker: page.NextMarker}
+	}
+}
+
+// mappingFromAPI converts an SDK event source mapping. Self-managed Kafka
+// has a source but no source ARN.
+func mappingFromAPI(m lambdatypes.EventSourceMappingConfiguration) EventSourceMapping {
+	return EventSourceMapping{
+		UUID:             aws.ToString(m.UUID),
+		FunctionARN:      aws.ToString(m.FunctionArn),
+		EventSourceARN:   aws.ToString(m.EventSourceArn),
+		SelfManagedKafka: m.EventSourceArn == nil && m.SelfManagedEventSource != nil,
 	}
 }
 
