@@ -28,6 +28,7 @@ demo: build
 
 test: lint
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -race -run Concurrent ./pkg/run
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 
 lint:
@@ -42,7 +43,7 @@ lint:
 # Scale benchmark: the real binary against the AWS-compatible test server
 # (50 ms per call, AWS-like throttling) at 100, 1,000 and 10,000 functions.
 bench: build
-	$(GO) run ./pkg/bench/cmd/lra-bench -binary $(BIN)
+	$(GO) run ./internal/bench/cmd/lra-bench -binary $(BIN)
 
 # Each fuzz target as package:Target.
 FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot ./pkg/handler:FuzzDecodeEvent

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/policy"
-	"lambda-role-audit/pkg/testenv"
 )
 
 const templatePath = "../template.yaml"

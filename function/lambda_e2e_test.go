@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/handler"
-	"lambda-role-audit/pkg/testenv"
 )
 
 // emulator is the real bootstrap running under aws-lambda-rie.

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/audit"
-	"lambda-role-audit/pkg/testenv"
 )
 
 // binary is the real lambda-role-audit, built once for these tests.

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"lambda-role-audit/internal/faultproxy"
+	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/audit"
-	"lambda-role-audit/pkg/faultproxy"
-	"lambda-role-audit/pkg/testenv"
 )
 
 // startProxy puts the fault-injection proxy in front of moto and returns

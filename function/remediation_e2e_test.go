@@ -16,9 +16,9 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/remediation"
-	"lambda-role-audit/pkg/testenv"
 )
 
 // seedWorker creates a function with a VPC, active tracing, an SQS mapping

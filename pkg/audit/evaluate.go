@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/policy"
-	"lambda-role-audit/pkg/remediation"
 )
 
 // SuppressTag is the role tag that marks a finding as accepted risk; its
@@ -71,46 +69,18 @@ func (p *Prepared) verdict(arn string, role *inventory.Role) (verdict, bool) {
 
 // Evaluate applies the rules to a collected account. It never fails: what
 // it cannot judge goes into the report's errors and makes it incomplete.
+// Remediation plans are not its business: pkg/remediation adds them to the
+// report afterwards.
 func Evaluate(acct *inventory.Account, opts Options) *Report {
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
-	}
-	rep := &Report{
-		Tool:        "lambda-role-audit",
-		AccountID:   acct.ID,
-		Source:      acct.Source,
-		GeneratedAt: now().UTC(),
-		Regions:     append([]string{}, acct.Regions...),
-		Functions:   len(acct.Functions),
-		Errors:      []Error{},
-		Findings:    []Finding{},
-	}
-
+	rep := newReport(acct, opts.Now)
 	byRole := map[string][]string{}
-	byARN := map[string]inventory.Function{}
 	for _, f := range acct.Functions {
 		byRole[f.RoleARN] = append(byRole[f.RoleARN], f.ARN)
-		byARN[f.ARN] = f
 	}
-
-	policyProblems := map[string]inventory.Problem{}
-	roleProblems := map[string]bool{}
-	for _, p := range acct.Problems {
-		switch {
-		case p.PolicyARN != "":
-			policyProblems[p.PolicyARN] = p
-		case p.RoleARN != "":
-			roleProblems[p.RoleARN] = true
-			rep.Errors = append(rep.Errors, Error{RoleARN: p.RoleARN, Operation: p.Operation, Message: "role not evaluated: " + p.Message, Functions: sorted(byRole[p.RoleARN])})
-		default:
-			rep.Errors = append(rep.Errors, Error{Region: p.Region, Operation: p.Operation, Message: p.Message})
-		}
-	}
+	policyProblems, roleProblems := rep.recordProblems(acct.Problems, byRole)
 
 	// Many roles attach the same managed policies: analyse each once.
 	managed := &managedCache{policies: acct.Policies, problems: policyProblems, done: map[string]*managedResult{}}
-
 	suppressed := map[string]bool{}
 	for _, s := range opts.SuppressRoles {
 		suppressed[s] = true
@@ -121,51 +91,83 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 	roleARNs := acct.RoleARNs()
 	verdicts := judgeAll(roleARNs, acct, managed, roleProblems, opts.Prepared)
 	for i, roleARN := range roleARNs {
-		functions := sorted(byRole[roleARN])
-		if roleProblems[roleARN] {
-			continue
+		if !roleProblems[roleARN] {
+			rep.addRole(roleARN, acct.Roles[roleARN], sorted(byRole[roleARN]), verdicts[i], suppressed)
 		}
-		role, ok := acct.Roles[roleARN]
-		if !ok {
-			rep.Errors = append(rep.Errors, Error{RoleARN: roleARN, Message: "role not evaluated: it was not collected", Functions: functions})
-			continue
-		}
-		if role.Missing {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("role %s does not exist; %d function(s) point at it and run without permissions", roleARN, len(functions)))
-		}
-		v := verdicts[i]
-		if len(v.unevaluated) > 0 {
-			for _, e := range v.unevaluated {
-				e.RoleARN = roleARN
-				e.Functions = functions
-				e.Message = "role not evaluated: " + e.Message
-				rep.Errors = append(rep.Errors, e)
-			}
-			continue
-		}
-		rep.Roles++
-		finding, ok := applyRules(role, functions, v)
-		if !ok {
-			continue
-		}
-		if finding.Rule != RuleSharedRole {
-			for _, arn := range finding.Functions {
-				fn := byARN[arn]
-				mappings, read := acct.MappingsFor(fn)
-				finding.Remediation = append(finding.Remediation, remediation.New(fn, mappings, read))
-			}
-		}
-		if reason, yes := suppression(role, suppressed); yes {
-			finding.Suppressed = true
-			finding.SuppressReason = reason
-		}
-		rep.Findings = append(rep.Findings, finding)
 	}
 
 	rep.Complete = len(rep.Errors) == 0
 	rep.sortFindings()
 	rep.summarize()
 	return rep
+}
+
+func newReport(acct *inventory.Account, now func() time.Time) *Report {
+	if now == nil {
+		now = time.Now
+	}
+	return &Report{
+		Tool:        "lambda-role-audit",
+		AccountID:   acct.ID,
+		Source:      acct.Source,
+		GeneratedAt: now().UTC(),
+		Regions:     append([]string{}, acct.Regions...),
+		Functions:   len(acct.Functions),
+		Errors:      []Error{},
+		Findings:    []Finding{},
+	}
+}
+
+// recordProblems turns what the collector could not read into report
+// errors. It returns the policy problems by ARN (a role using one of those
+// policies is judged unevaluated unless the policy is well known) and the
+// roles that could not be read at all.
+func (rep *Report) recordProblems(problems []inventory.Problem, byRole map[string][]string) (map[string]inventory.Problem, map[string]bool) {
+	policyProblems := map[string]inventory.Problem{}
+	roleProblems := map[string]bool{}
+	for _, p := range problems {
+		switch {
+		case p.PolicyARN != "":
+			policyProblems[p.PolicyARN] = p
+		case p.RoleARN != "":
+			roleProblems[p.RoleARN] = true
+			rep.Errors = append(rep.Errors, Error{RoleARN: p.RoleARN, Operation: p.Operation, Message: "role not evaluated: " + p.Message, Functions: sorted(byRole[p.RoleARN])})
+		default:
+			rep.Errors = append(rep.Errors, Error{Region: p.Region, Operation: p.Operation, Message: p.Message})
+		}
+	}
+	return policyProblems, roleProblems
+}
+
+// addRole records one role's verdict: an error when it could not be
+// judged, a warning when it does not exist, a finding when a rule applies.
+func (rep *Report) addRole(roleARN string, role *inventory.Role, functions []string, v verdict, suppressed map[string]bool) {
+	if role == nil {
+		rep.Errors = append(rep.Errors, Error{RoleARN: roleARN, Message: "role not evaluated: it was not collected", Functions: functions})
+		return
+	}
+	if role.Missing {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("role %s does not exist; %d function(s) point at it and run without permissions", roleARN, len(functions)))
+	}
+	if len(v.unevaluated) > 0 {
+		for _, e := range v.unevaluated {
+			e.RoleARN = roleARN
+			e.Functions = functions
+			e.Message = "role not evaluated: " + e.Message
+			rep.Errors = append(rep.Errors, e)
+		}
+		return
+	}
+	rep.Roles++
+	finding, ok := applyRules(role, functions, v)
+	if !ok {
+		return
+	}
+	if reason, yes := suppression(role, suppressed); yes {
+		finding.Suppressed = true
+		finding.SuppressReason = reason
+	}
+	rep.Findings = append(rep.Findings, finding)
 }
 
 func applyRules(role *inventory.Role, functions []string, v verdict) (Finding, bool) {
@@ -419,12 +421,4 @@ func sorted(in []string) []string {
 	out := append([]string{}, in...)
 	sort.Strings(out)
 	return out
-}
-
-// RoleLabel is a short human name for a role ARN.
-func RoleLabel(arn string) string {
-	if n := inventory.RoleNameFromARN(arn); n != "" {
-		return n
-	}
-	return strings.TrimSpace(arn)
 }

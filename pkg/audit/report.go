@@ -3,11 +3,11 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"sort"
 	"time"
 
 	"lambda-role-audit/pkg/policy"
-	"lambda-role-audit/pkg/remediation"
 )
 
 // Rule names: a contract that outside tools read.
@@ -70,8 +70,31 @@ type Finding struct {
 	Suppressed     bool   `json:"suppressed,omitempty"`
 	SuppressReason string `json:"suppressedReason,omitempty"`
 	// Remediation plans one least-privilege role per function, for findings
-	// whose role grants admin.
-	Remediation []remediation.Plan `json:"remediation,omitempty"`
+	// whose role grants admin. The rules leave it empty: pkg/remediation
+	// fills it as a separate step over the report.
+	Remediation []Plan `json:"remediation,omitempty"`
+}
+
+// Plan is one function's least-privilege role, as the report carries it
+// (pkg/remediation makes, renders and applies plans).
+type Plan struct {
+	FunctionARN       string          `json:"functionArn"`
+	FunctionName      string          `json:"functionName"`
+	Region            string          `json:"region"`
+	RoleName          string          `json:"roleName"`
+	RoleARN           string          `json:"roleArn"`
+	TrustPolicy       json.RawMessage `json:"trustPolicy"`
+	ManagedPolicyARNs []string        `json:"managedPolicyArns"`
+	InlinePolicyName  string          `json:"inlinePolicyName,omitempty"`
+	InlinePolicy      json.RawMessage `json:"inlinePolicy"`
+	// Unknowns is what the configuration cannot tell, said plainly, so no
+	// one takes the plan for complete when it is not.
+	Unknowns []string `json:"unknowns"`
+}
+
+// HasInline reports whether the plan has an inline policy.
+func (p Plan) HasInline() bool {
+	return len(p.InlinePolicy) > 0 && string(p.InlinePolicy) != "null"
 }
 
 // Evidence points at the statement that made a finding.

@@ -19,6 +19,8 @@ import (
 	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/notify"
+	"lambda-role-audit/pkg/render"
+	"lambda-role-audit/pkg/run"
 )
 
 // Exit statuses.
@@ -123,33 +125,35 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if f.timeout <= 0 {
 		return usageError(stderr, "--timeout must be positive")
 	}
-	collectCtx, cancel := context.WithTimeout(ctx, f.timeout)
-	var prepared *audit.Prepared
-	acct, err := collect(collectCtx, f.snapshot, regions, strategy, logger, &prepared)
-	cancel()
+	src, err := source(ctx, f.snapshot, strategy, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
 		return ExitTrouble
 	}
-	report := audit.Evaluate(acct, audit.Options{Prepared: prepared})
+	res, err := run.Audit(ctx, src, run.Options{Regions: regions, CollectDeadline: time.Now().Add(f.timeout)})
+	if err != nil {
+		fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
+		return ExitTrouble
+	}
+	report := res.Report
 	if err := writeReport(stdout, report, f.format); err != nil {
 		fmt.Fprintf(stderr, "lambda-role-audit: write report: %v\n", err)
 		return ExitTrouble
 	}
-	if f.publish != "" && (len(report.Alerting(minSeverity)) > 0 || !report.Complete) {
-		if err := publish(ctx, report, f.publish, minSeverity, stderr); err != nil {
+	if publish, _ := notify.Decide(notify.ModeFindings, report, minSeverity, notify.State{}); f.publish != "" && publish {
+		if err := publishAlert(ctx, report, f.publish, minSeverity, stderr); err != nil {
 			fmt.Fprintf(stderr, "lambda-role-audit: %v\n", err)
 			return ExitTrouble
 		}
 	}
-	return ExitStatus(report, failOn)
+	return exitStatus(report, failOn)
 }
 
-// collect reads the account; a live read also judges roles as soon as the
-// IAM data is in, into *prepared.
-func collect(ctx context.Context, snapshot string, regions []string, strategy inventory.IAMStrategy, logger *slog.Logger, prepared **audit.Prepared) (*inventory.Account, error) {
+// source is the snapshot directory when one is given, else the live
+// account through the default credential chain.
+func source(ctx context.Context, snapshot string, strategy inventory.IAMStrategy, logger *slog.Logger) (run.Source, error) {
 	if snapshot != "" {
-		return inventory.LoadSnapshot(snapshot, regions)
+		return inventory.Snapshot{Dir: snapshot}, nil
 	}
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
@@ -158,13 +162,10 @@ func collect(ctx context.Context, snapshot string, regions []string, strategy in
 	collector := awsenv.Collector(cfg)
 	collector.Logger = logger
 	collector.Strategy = strategy
-	collector.OnIAMRead = func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
-		*prepared = audit.Prepare(roles, policies)
-	}
-	return collector.Collect(ctx, regions)
+	return collector, nil
 }
 
-func publish(ctx context.Context, report *audit.Report, topic string, min audit.Severity, stderr io.Writer) error {
+func publishAlert(ctx context.Context, report *audit.Report, topic string, min audit.Severity, stderr io.Writer) error {
 	msg, err := notify.Build(report, notify.Context{AccountID: report.AccountID, MinSeverity: min, Now: report.GeneratedAt})
 	if err != nil {
 		return fmt.Errorf("build alert: %w", err)
@@ -188,12 +189,12 @@ func writeReport(w io.Writer, r *audit.Report, format string) error {
 		// it), and a 10,000-function report indents slowly.
 		return json.NewEncoder(w).Encode(r)
 	}
-	return audit.WriteText(w, r)
+	return render.WriteText(w, r)
 }
 
-// ExitStatus maps a report to the command's exit status. An incomplete
+// exitStatus maps a report to the command's exit status. An incomplete
 // audit is never a pass, whatever it found.
-func ExitStatus(r *audit.Report, failOn audit.Severity) int {
+func exitStatus(r *audit.Report, failOn audit.Severity) int {
 	if !r.Complete {
 		return ExitTrouble
 	}

@@ -14,18 +14,11 @@ import (
 	"lambda-role-audit/pkg/notify"
 )
 
-// Notify modes.
-const (
-	NotifyFindings = "findings" // publish when there are alerting findings
-	NotifyChange   = "change"   // publish when the alerting set changed
-	NotifyAlways   = "always"   // publish every run, all-clear included
-)
-
 // Config is the function's configuration, set by the template.
 type Config struct {
 	TopicARN       string
 	Regions        []string
-	NotifyOn       string
+	NotifyOn       string // a notify mode (notify.ModeFindings, ...)
 	MinSeverity    audit.Severity
 	SuppressRoles  []string
 	StateParameter string
@@ -33,9 +26,9 @@ type Config struct {
 	LogStream      string
 }
 
-// LoadConfig reads and validates the environment. Every bad value is named,
+// loadConfig reads and validates the environment. Every bad value is named,
 // so a misconfigured deployment fails on its first run with a clear error.
-func LoadConfig(env func(string) string) (Config, error) {
+func loadConfig(env func(string) string) (Config, error) {
 	c := Config{
 		TopicARN:       strings.TrimSpace(env("ALERT_TOPIC_ARN")),
 		NotifyOn:       strings.TrimSpace(env("NOTIFY_ON")),
@@ -55,9 +48,9 @@ func LoadConfig(env func(string) string) (Config, error) {
 	}
 	c.Regions = regions
 	if c.NotifyOn == "" {
-		c.NotifyOn = NotifyFindings
+		c.NotifyOn = notify.ModeFindings
 	}
-	if err := validNotify(c.NotifyOn); err != nil {
+	if err := notify.CheckMode(c.NotifyOn); err != nil {
 		errs = append(errs, fmt.Errorf("NOTIFY_ON: %w", err))
 	}
 	c.MinSeverity = audit.Medium
@@ -73,19 +66,11 @@ func LoadConfig(env func(string) string) (Config, error) {
 			c.SuppressRoles = append(c.SuppressRoles, r)
 		}
 	}
-	if c.NotifyOn == NotifyChange && c.StateParameter == "" {
+	if c.NotifyOn == notify.ModeChange && c.StateParameter == "" {
 		errs = append(errs, errors.New("STATE_PARAMETER is required when NOTIFY_ON is change"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return c, nil
-}
-
-func validNotify(mode string) error {
-	switch mode {
-	case NotifyFindings, NotifyChange, NotifyAlways:
-		return nil
-	}
-	return fmt.Errorf("%q is not a notify mode (expected findings, change or always)", mode)
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lambda-role-audit/pkg/notify"
 )
 
 const topic = "arn:aws:sns:us-east-1:123456789012:lambda-role-audit-AlertTopic-1AB2"
@@ -13,7 +15,7 @@ const topic = "arn:aws:sns:us-east-1:123456789012:lambda-role-audit-AlertTopic-1
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestLoadConfig(t *testing.T) {
-	c, err := LoadConfig(envOf(map[string]string{
+	c, err := loadConfig(envOf(map[string]string{
 		"ALERT_TOPIC_ARN": topic, "AUDIT_REGIONS": "us-east-1, eu-west-1", "NOTIFY_ON": "change",
 		"MIN_SEVERITY": "HIGH", "SUPPRESS_ROLES": "break-glass, arn:aws:iam::123456789012:role/legacy", "STATE_PARAMETER": "/x/last-findings",
 	}))
@@ -23,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	if c.TopicARN != topic || strings.Join(c.Regions, ",") != "us-east-1,eu-west-1" || c.NotifyOn != "change" || c.MinSeverity != "high" || len(c.SuppressRoles) != 2 {
 		t.Fatalf("config = %+v", c)
 	}
-	d, err := LoadConfig(envOf(map[string]string{"ALERT_TOPIC_ARN": topic}))
+	d, err := loadConfig(envOf(map[string]string{"ALERT_TOPIC_ARN": topic}))
 	if err != nil || d.NotifyOn != "findings" || d.MinSeverity != "medium" || d.Regions != nil {
 		t.Fatalf("defaults = %+v, %v", d, err)
 	}
@@ -45,7 +47,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig(envOf(tt.env))
+			_, err := loadConfig(envOf(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}
@@ -79,7 +81,7 @@ func TestDecodeEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeEvent(json.RawMessage(tt.event))
+			got, err := decodeEvent(json.RawMessage(tt.event))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "accepted fields") {
 					t.Fatalf("error = %v, want %q and the accepted fields", err, tt.err)
@@ -107,7 +109,7 @@ func TestExampleEventsDecode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := DecodeEvent(data); err != nil {
+		if _, err := decodeEvent(data); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
@@ -118,8 +120,8 @@ func FuzzDecodeEvent(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, err := DecodeEvent(data)
-		if err == nil && req.Notify != "" && validNotify(req.Notify) != nil {
+		req, err := decodeEvent(data)
+		if err == nil && req.Notify != "" && notify.CheckMode(req.Notify) != nil {
 			t.Fatalf("accepted invalid notify %q", req.Notify)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/notify"
 )
 
 // Request is what one invocation asks for, after decoding its event.
@@ -27,8 +28,8 @@ var manualFields = map[string]string{
 	"notify":  "findings | change | always: override NOTIFY_ON for this run",
 }
 
-// AcceptedFields describes the manual event for error messages.
-func AcceptedFields() string {
+// acceptedFields describes the manual event for error messages.
+func acceptedFields() string {
 	names := make([]string, 0, len(manualFields))
 	for k := range manualFields {
 		names = append(names, k)
@@ -41,18 +42,18 @@ func AcceptedFields() string {
 	return strings.Join(parts, ", ")
 }
 
-// DecodeEvent accepts the schedule's events (an EventBridge Scheduler or
+// decodeEvent accepts the schedule's events (an EventBridge Scheduler or
 // EventBridge rule event: an object with "detail-type"), an empty event,
 // and a manual test event with only the fields dryRun, regions and notify.
 // Anything else is rejected with an error that names the problem.
-func DecodeEvent(raw json.RawMessage) (Request, error) {
+func decodeEvent(raw json.RawMessage) (Request, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return Request{Scheduled: true}, nil
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return Request{}, fmt.Errorf("event must be a JSON object: %v; accepted fields: %s", err, AcceptedFields())
+		return Request{}, fmt.Errorf("event must be a JSON object: %v; accepted fields: %s", err, acceptedFields())
 	}
 	if _, ok := fields["detail-type"]; ok {
 		return Request{Scheduled: true}, nil
@@ -83,19 +84,19 @@ func DecodeEvent(raw json.RawMessage) (Request, error) {
 		case "notify":
 			if json.Unmarshal(value, &req.Notify) != nil {
 				err = fmt.Errorf("field notify must be a string, got %s", value)
-			} else if verr := validNotify(req.Notify); verr != nil {
+			} else if verr := notify.CheckMode(req.Notify); verr != nil {
 				err = fmt.Errorf("field notify: %w", verr)
 			}
 		default:
 			unknown = append(unknown, name)
 		}
 		if err != nil {
-			return Request{}, fmt.Errorf("invalid event: %w; accepted fields: %s", err, AcceptedFields())
+			return Request{}, fmt.Errorf("invalid event: %w; accepted fields: %s", err, acceptedFields())
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return Request{}, fmt.Errorf("invalid event: unknown field(s) %s; accepted fields: %s", strings.Join(quoteAll(unknown), ", "), AcceptedFields())
+		return Request{}, fmt.Errorf("invalid event: unknown field(s) %s; accepted fields: %s", strings.Join(quoteAll(unknown), ", "), acceptedFields())
 	}
 	return req, nil
 }

@@ -11,21 +11,18 @@ import (
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/notify"
+	"lambda-role-audit/pkg/render"
+	"lambda-role-audit/pkg/run"
 )
-
-// Collector reads an account (inventory.Live in production).
-type Collector interface {
-	Collect(ctx context.Context, regions []string) (*inventory.Account, error)
-}
 
 // Handler runs one audit per invocation.
 type Handler struct {
-	Config    Config
-	Collector Collector
-	SNS       notify.SNSAPI
-	SSM       notify.SSMAPI
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Config Config
+	Source run.Source
+	SNS    notify.SNSAPI
+	SSM    notify.SSMAPI
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Summary is the invocation's compact result, readable in the console's
@@ -51,7 +48,7 @@ type Summary struct {
 // Handle is the Lambda entry point.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
 	log := h.logger()
-	req, err := DecodeEvent(raw)
+	req, err := decodeEvent(raw)
 	if err != nil {
 		log.Error("rejected event", "error", err.Error())
 		return Summary{}, err
@@ -60,7 +57,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	if req.Notify != "" {
 		mode = req.Notify
 	}
-	if mode == NotifyChange && h.Config.StateParameter == "" && !req.DryRun {
+	if mode == notify.ModeChange && h.Config.StateParameter == "" && !req.DryRun {
 		return Summary{}, errors.New("notify mode change needs STATE_PARAMETER, which is not configured")
 	}
 	regions := h.Config.Regions
@@ -68,95 +65,91 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		regions = req.Regions
 	}
 	log.Info("audit started", "scheduled", req.Scheduled, "dryRun", req.DryRun, "notify", mode, "regions", regions)
-	start := h.now()
 
-	collectCtx, cancel := context.WithDeadline(ctx, collectionDeadline(ctx, start))
-	var prepared *audit.Prepared
-	if live, ok := h.Collector.(*inventory.Live); ok {
-		// Judge roles while the function listing is still running.
-		live.OnIAMRead = func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
-			prepared = audit.Prepare(roles, policies)
-		}
-	}
-	acct, err := h.Collector.Collect(collectCtx, regions)
-	cancel()
-	if err != nil {
-		// Without the region list nothing can be audited; say so loudly
-		// rather than fail silently.
-		acct = &inventory.Account{Source: "live", Problems: []inventory.Problem{{Operation: "ec2:DescribeRegions", Message: err.Error()}}}
-	}
-	collected := h.now()
-	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: h.Config.SuppressRoles, Now: h.now, Prepared: prepared})
+	rep, collectTime := h.audit(ctx, regions)
 	logReport(log, rep)
-
 	sum := summarize(rep, h.Config.MinSeverity)
 	sum.Mode = mode
-	sum.Timing = map[string]int{"collect": int(collected.Sub(start).Milliseconds())}
+	sum.Timing = map[string]int{"collect": int(collectTime.Milliseconds())}
 	if req.DryRun {
 		sum.Reason = "dry run: nothing published"
 		sum.Report = rep
 		return sum, nil
 	}
+	return h.notify(ctx, rep, mode, sum)
+}
 
-	alerting := rep.Alerting(h.Config.MinSeverity)
-	ids := make([]string, len(alerting))
-	for i, f := range alerting {
-		ids[i] = f.ID
+// audit runs the audit, keeping back part of the invocation's time for
+// what follows it. A failure to audit anything at all (the region list
+// unreadable) becomes an incomplete report, so that it is alerted on
+// rather than lost in the log.
+func (h *Handler) audit(ctx context.Context, regions []string) (*audit.Report, time.Duration) {
+	start := h.now()
+	res, err := run.Audit(ctx, h.Source, run.Options{
+		Regions: regions, SuppressRoles: h.Config.SuppressRoles,
+		CollectDeadline: collectionDeadline(ctx, start), Now: h.now,
+	})
+	if err == nil {
+		return res.Report, res.Collect
 	}
-	state := notify.StateOf(ids)
+	collected := h.now().Sub(start)
+	acct := &inventory.Account{Source: "live", Problems: []inventory.Problem{{Operation: "ec2:DescribeRegions", Message: err.Error()}}}
+	return audit.Evaluate(acct, audit.Options{SuppressRoles: h.Config.SuppressRoles, Now: h.now}), collected
+}
+
+// notify publishes the alert when the mode says so, and in change mode
+// remembers what was alerted.
+func (h *Handler) notify(ctx context.Context, rep *audit.Report, mode string, sum Summary) (Summary, error) {
+	log := h.logger()
 	store := notify.StateStore{Client: h.SSM, Parameter: h.Config.StateParameter}
-	publish, reason := false, ""
-	switch mode {
-	case NotifyAlways:
-		publish = true
-	case NotifyFindings:
-		publish = len(alerting) > 0 || !rep.Complete
-		if !publish {
-			reason = fmt.Sprintf("no unsuppressed findings at %s or above", h.Config.MinSeverity)
-		}
-	case NotifyChange:
-		last, _, err := store.Load(ctx)
-		if err != nil {
+	var last notify.State
+	if mode == notify.ModeChange {
+		var err error
+		if last, _, err = store.Load(ctx); err != nil {
 			log.Error("state unreadable", "error", err.Error())
 			return sum, err
 		}
-		changed := last.Digest != state.Digest && !(last.Digest == "" && state.Count == 0)
-		publish = changed || !rep.Complete
-		if !publish {
-			reason = "findings unchanged since the last run"
-		}
 	}
-
+	publish, reason := notify.Decide(mode, rep, h.Config.MinSeverity, last)
 	if publish {
-		msg, err := notify.Build(rep, notify.Context{
-			AccountID: rep.AccountID, LogGroup: h.Config.LogGroup, LogStream: h.Config.LogStream,
-			MinSeverity: h.Config.MinSeverity, Now: h.now(),
-		})
+		msg, id, err := h.publish(ctx, rep)
 		if err != nil {
-			log.Error("alert not built", "error", err.Error())
-			return sum, fmt.Errorf("build alert: %w", err)
-		}
-		id, err := notify.Publish(ctx, h.SNS, h.Config.TopicARN, msg)
-		if err != nil {
-			// The report is already in the log; failing the invocation
-			// fires the failure destination and the error alarm.
-			log.Error("alert not published", "error", err.Error(), "topic", h.Config.TopicARN)
 			return sum, err
 		}
 		sum.Published, sum.MessageID, sum.Shortened = true, id, msg.Omitted
-		log.Info("alert published", "messageId", id, "subject", msg.Subject, "bytes", msg.Size(), "omittedFindings", msg.Omitted)
 	} else {
 		sum.Reason = reason
 	}
 	// Change mode remembers complete runs only: a partial view must not
 	// become the baseline that the next full run is compared with.
-	if mode == NotifyChange && rep.Complete {
-		if err := store.Save(ctx, state); err != nil {
+	if mode == notify.ModeChange && rep.Complete {
+		if err := store.Save(ctx, notify.StateFor(rep, h.Config.MinSeverity)); err != nil {
 			log.Error("state not saved", "error", err.Error())
 			return sum, err
 		}
 	}
 	return sum, nil
+}
+
+func (h *Handler) publish(ctx context.Context, rep *audit.Report) (notify.Message, string, error) {
+	log := h.logger()
+	msg, err := notify.Build(rep, notify.Context{
+		AccountID: rep.AccountID, LogGroup: h.Config.LogGroup, LogStream: h.Config.LogStream,
+		MinSeverity: h.Config.MinSeverity, Now: h.now(),
+	})
+	if err != nil {
+		log.Error("alert not built", "error", err.Error())
+		return msg, "", fmt.Errorf("build alert: %w", err)
+	}
+	id, err := notify.Publish(ctx, h.SNS, h.Config.TopicARN, msg)
+	if err != nil {
+		// The report is already in the log; failing the invocation fires
+		// the failure destination and the error alarm.
+		log.Error("alert not published", "error", err.Error(), "topic", h.Config.TopicARN)
+		return msg, "", err
+	}
+	log.Info("alert published", "messageId", id, "subject", msg.Subject, "bytes", msg.Size(), "omittedFindings", msg.Omitted)
+	return msg, id, nil
 }
 
 // collectionDeadline keeps back part of the invocation for evaluation,
@@ -183,7 +176,7 @@ func summarize(rep *audit.Report, min audit.Severity) Summary {
 			s.Errors = append(s.Errors, fmt.Sprintf("... and %d more (see the log)", len(rep.Errors)-5))
 			break
 		}
-		s.Errors = append(s.Errors, audit.ErrorLine(e))
+		s.Errors = append(s.Errors, render.ErrorLine(e))
 	}
 	return s
 }

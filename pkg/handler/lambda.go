@@ -21,7 +21,7 @@ type Entry func(ctx context.Context, raw json.RawMessage) (Summary, error)
 // in the console's Test output and fires the error alarm.
 func New(ctx context.Context, env func(string) string) Entry {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	cfg, err := LoadConfig(env)
+	cfg, err := loadConfig(env)
 	if err != nil {
 		log.Error("configuration rejected", "error", err.Error())
 		return func(context.Context, json.RawMessage) (Summary, error) { return Summary{}, err }
@@ -33,6 +33,6 @@ func New(ctx context.Context, env func(string) string) Entry {
 	}
 	collector := awsenv.Collector(awsCfg)
 	collector.Logger = log
-	h := &Handler{Config: cfg, Collector: collector, SNS: sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = notify.TopicRegion(cfg.TopicARN) }), SSM: ssm.NewFromConfig(awsCfg), Logger: log}
+	h := &Handler{Config: cfg, Source: collector, SNS: sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = notify.TopicRegion(cfg.TopicARN) }), SSM: ssm.NewFromConfig(awsCfg), Logger: log}
 	return h.Handle
 }

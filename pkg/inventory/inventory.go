@@ -156,7 +156,7 @@ func (a *Account) normalize() {
 	})
 	if a.ID == "" {
 		for _, f := range a.Functions {
-			if id := ARNAccount(f.ARN); id != "" {
+			if id := arnAccount(f.ARN); id != "" {
 				a.ID = id
 				break
 			}
@@ -164,8 +164,8 @@ func (a *Account) normalize() {
 	}
 }
 
-// ARNAccount returns the account field of an ARN, or "".
-func ARNAccount(arn string) string {
+// arnAccount returns the account field of an ARN, or "".
+func arnAccount(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) < 6 || parts[0] != "arn" {
 		return ""

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"lambda-role-audit/internal/awsfake"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/awsenv"
-	"lambda-role-audit/pkg/awsfake"
 	"lambda-role-audit/pkg/inventory"
 )
 
@@ -49,10 +49,9 @@ func TestPaginationFollowsEveryPage(t *testing.T) {
 		c := fakeCollector(srv.URL)
 		c.Strategy = strategy
 		var prepared *audit.Prepared
-		c.OnIAMRead = func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
+		got, err := c.Collect(ctx, inventory.Request{OnIAMRead: func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
 			prepared = audit.Prepare(roles, policies)
-		}
-		got, err := c.Collect(ctx, nil)
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +105,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	acct := awsfake.Generate(awsfake.Spec{Functions: 150, Regions: 2, Roles: 24, Policies: 8, Seed: 3})
 	clean := awsfake.Start(acct, awsfake.Options{})
 	defer clean.Close()
-	want, err := fakeCollector(clean.URL).Collect(context.Background(), []string{"us-east-1", "us-east-2"})
+	want, err := fakeCollector(clean.URL).Collect(context.Background(), inventory.Request{Regions: []string{"us-east-1", "us-east-2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +119,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 		throttled.ResetStats()
 		c := fakeCollector(throttled.URL)
 		c.Strategy = strategy
-		got, err := c.Collect(context.Background(), []string{"us-east-1", "us-east-2"})
+		got, err := c.Collect(context.Background(), inventory.Request{Regions: []string{"us-east-1", "us-east-2"}})
 		if err != nil {
 			t.Fatal(err)
 		}

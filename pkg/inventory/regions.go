@@ -1,9 +1,15 @@
 package inventory
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 )
 
 // regionPattern accepts AWS region names such as us-east-1, eu-central-2,
@@ -33,4 +39,23 @@ func ParseRegions(list string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ListRegions returns the regions enabled for the account.
+func (l *Live) ListRegions(ctx context.Context) ([]string, error) {
+	out, err := l.Regions.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	if err != nil {
+		return nil, fmt.Errorf("list enabled regions: %w", err)
+	}
+	var regions []string
+	for _, r := range out.Regions {
+		if name := aws.ToString(r.RegionName); name != "" {
+			regions = append(regions, name)
+		}
+	}
+	sort.Strings(regions)
+	if len(regions) == 0 {
+		return nil, errors.New("list enabled regions: the account has none")
+	}
+	return regions, nil
 }

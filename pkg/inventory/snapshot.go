@@ -43,12 +43,12 @@ func LoadSnapshot(dir string, regions []string) (*Account, error) {
 		}
 		return nil, &InputError{File: dir, Err: fmt.Errorf("cannot read snapshot directory: %w", err)}
 	}
-	return LoadSnapshotFS(os.DirFS(dir), dir, regions)
+	return loadSnapshotFS(os.DirFS(dir), dir, regions)
 }
 
-// LoadSnapshotFS reads a snapshot from any file system; dir only labels
+// loadSnapshotFS reads a snapshot from any file system; dir only labels
 // the files in error messages.
-func LoadSnapshotFS(fsys fs.FS, dir string, regions []string) (*Account, error) {
+func loadSnapshotFS(fsys fs.FS, dir string, regions []string) (*Account, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, &InputError{File: dir, Err: fmt.Errorf("cannot read snapshot directory: %w", err)}

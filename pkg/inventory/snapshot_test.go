@@ -149,7 +149,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 			"lambda-us-east-1.json":                {Data: parts[1]},
 			"event-source-mappings-us-east-1.json": {Data: parts[2]},
 		}
-		acct, err := LoadSnapshotFS(fsys, "fuzz", nil)
+		acct, err := loadSnapshotFS(fsys, "fuzz", nil)
 		if err == nil && acct == nil {
 			t.Fatal("nil account without error")
 		}

@@ -35,13 +35,13 @@ type ChatMetadata struct {
 	AdditionalContext map[string]string `json:"additionalContext,omitempty"`
 }
 
-// Chatbot renders the report as a Chatbot custom notification listing the
+// chatbot renders the report as a Chatbot custom notification listing the
 // first k alerting findings.
-func Chatbot(r *audit.Report, c Context, k int) ChatNotification {
+func chatbot(r *audit.Report, c Context, k int) ChatNotification {
 	alerting := r.Alerting(c.MinSeverity)
 	var d strings.Builder
 	if !r.Complete {
-		fmt.Fprintf(&d, ":warning: *%s*\n", IncompleteLine(r))
+		fmt.Fprintf(&d, ":warning: *%s*\n", incompleteLine(r))
 	}
 	fmt.Fprintf(&d, "%d functions in %d regions, %d roles evaluated.\n", r.Functions, len(r.Regions), r.Roles)
 	shown := 0
@@ -56,10 +56,10 @@ func Chatbot(r *audit.Report, c Context, k int) ChatNotification {
 		shown++
 	}
 	eventType := "LambdaRoleAuditFindings"
-	title := fmt.Sprintf(":rotating_light: %s", Subject(r, c))
+	title := fmt.Sprintf(":rotating_light: %s", subject(r, c))
 	switch {
 	case len(alerting) == 0 && r.Complete:
-		eventType, title = "LambdaRoleAuditAllClear", fmt.Sprintf(":white_check_mark: %s", Subject(r, c))
+		eventType, title = "LambdaRoleAuditAllClear", fmt.Sprintf(":white_check_mark: %s", subject(r, c))
 	case !r.Complete:
 		eventType = "LambdaRoleAuditIncomplete"
 	}
@@ -82,7 +82,7 @@ func Chatbot(r *audit.Report, c Context, k int) ChatNotification {
 		},
 		Metadata: ChatMetadata{
 			ThreadID:         "lambda-role-audit-" + orUnknown(c.AccountID),
-			Summary:          Subject(r, c),
+			Summary:          subject(r, c),
 			EventType:        eventType,
 			RelatedResources: related,
 			AdditionalContext: map[string]string{

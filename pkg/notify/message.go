@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/render"
 )
 
 // MaxMessageBytes is SNS's limit for one message, attributes included.
@@ -67,7 +68,7 @@ func Build(r *audit.Report, c Context) (Message, error) {
 		c.AccountID = r.AccountID
 	}
 	alerting := r.Alerting(c.MinSeverity)
-	m := Message{Subject: Subject(r, c), Attributes: attributes(r, alerting)}
+	m := Message{Subject: subject(r, c), Attributes: attributes(r, alerting)}
 	fits := func(k int) (string, bool, error) {
 		body, err := bodies(r, alerting, c, k)
 		if err != nil {
@@ -109,17 +110,17 @@ func Build(r *audit.Report, c Context) (Message, error) {
 	return m, nil
 }
 
-// Subject is ASCII, under 100 characters, and says first whether the audit
+// subject is ASCII, under 100 characters, and says first whether the audit
 // was incomplete and why: "lambda-role-audit 123456789012: 2 critical,
 // 1 high", or "lambda-role-audit 123456789012: INCOMPLETE (eu-west-1:
 // AccessDenied +1); 1 high" (+1: one more error).
-func Subject(r *audit.Report, c Context) string {
+func subject(r *audit.Report, c Context) string {
 	account := c.AccountID
 	if account == "" {
 		account = "unknown-account"
 	}
 	prefix := "lambda-role-audit " + account + ": "
-	counts := audit.SeverityCounts(r.Alerting(c.MinSeverity))
+	counts := render.SeverityCounts(r.Alerting(c.MinSeverity))
 	switch {
 	case counts == "" && r.Complete:
 		counts = "all clear"
@@ -149,7 +150,7 @@ func Subject(r *audit.Report, c Context) string {
 func shortReason(e audit.Error) string {
 	where := e.Region
 	if where == "" && e.RoleARN != "" {
-		where = "role " + audit.RoleLabel(e.RoleARN)
+		where = "role " + render.RoleLabel(e.RoleARN)
 	}
 	what := strings.TrimPrefix(e.Message, "role not evaluated: ")
 	switch {
@@ -192,9 +193,9 @@ func attributes(r *audit.Report, alerting []audit.Finding) map[string]Attribute 
 
 // bodies renders every protocol's body with the first k findings in full.
 func bodies(r *audit.Report, alerting []audit.Finding, c Context, k int) (string, error) {
-	short := Short(r, c)
-	email := Email(r, c, k)
-	chat, err := json.Marshal(Chatbot(r, c, k))
+	defaultBody := short(r, c)
+	emailBody := email(r, c, k)
+	chat, err := json.Marshal(chatbot(r, c, k))
 	if err != nil {
 		return "", fmt.Errorf("render chat notification: %w", err)
 	}
@@ -203,8 +204,8 @@ func bodies(r *audit.Report, alerting []audit.Finding, c Context, k int) (string
 		return "", fmt.Errorf("render report: %w", err)
 	}
 	structure := map[string]string{
-		"default": short,
-		"email":   email,
+		"default": defaultBody,
+		"email":   emailBody,
 		"https":   string(chat),
 		"sqs":     string(report),
 		"lambda":  string(report),

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/run"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -38,11 +40,12 @@ func golden(t *testing.T, name string, got []byte) {
 
 func sampleReport(t *testing.T) *audit.Report {
 	t.Helper()
-	acct, err := inventory.LoadSnapshot("../../testdata/sample-account", nil)
+	res, err := run.Audit(context.Background(), inventory.Snapshot{Dir: "../../testdata/sample-account"},
+		run.Options{Now: func() time.Time { return fixedNow }, SuppressRoles: []string{"cc-sandbox-role"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return audit.Evaluate(acct, audit.Options{Now: func() time.Time { return fixedNow }, SuppressRoles: []string{"cc-sandbox-role"}})
+	return res.Report
 }
 
 func bodiesOf(t *testing.T, m Message) map[string]string {
@@ -92,14 +95,14 @@ func TestSampleAccountAlert(t *testing.T) {
 func TestIncompleteAndAllClearSubjects(t *testing.T) {
 	rep := &audit.Report{AccountID: "123456789012", Complete: false, Errors: []audit.Error{{Region: "ap-south-1", Operation: "lambda:ListFunctions", Message: "AccessDeniedException: not authorized"}}}
 	c := Context{AccountID: "123456789012", MinSeverity: audit.Medium}
-	if s := Subject(rep, c); s != "lambda-role-audit 123456789012: INCOMPLETE (ap-south-1: AccessDenied); no findings" {
+	if s := subject(rep, c); s != "lambda-role-audit 123456789012: INCOMPLETE (ap-south-1: AccessDenied); no findings" {
 		t.Errorf("incomplete subject = %q", s)
 	}
-	if first := strings.SplitN(Email(rep, c, 10), "\n", 2)[0]; first != "INCOMPLETE AUDIT: region ap-south-1, lambda:ListFunctions: AccessDeniedException: not authorized" {
+	if first := strings.SplitN(email(rep, c, 10), "\n", 2)[0]; first != "INCOMPLETE AUDIT: region ap-south-1, lambda:ListFunctions: AccessDeniedException: not authorized" {
 		t.Errorf("incomplete first line = %q", first)
 	}
 	rep = &audit.Report{AccountID: "123456789012", Complete: true}
-	if s := Subject(rep, c); s != "lambda-role-audit 123456789012: all clear" {
+	if s := subject(rep, c); s != "lambda-role-audit 123456789012: all clear" {
 		t.Errorf("all-clear subject = %q", s)
 	}
 }
@@ -110,7 +113,7 @@ func TestSubjectIsShortASCII(t *testing.T) {
 		rep.Errors = append(rep.Errors, audit.Error{Message: "é"})
 		rep.Findings = append(rep.Findings, audit.Finding{Severity: audit.Severities[i%4]})
 	}
-	s := Subject(rep, Context{AccountID: "123456789012-ü-with-a-very-long-label-that-goes-on-and-on-and-on", MinSeverity: audit.Low})
+	s := subject(rep, Context{AccountID: "123456789012-ü-with-a-very-long-label-that-goes-on-and-on-and-on", MinSeverity: audit.Low})
 	if len(s) >= 100 {
 		t.Errorf("subject has %d bytes", len(s))
 	}

@@ -5,15 +5,16 @@ import (
 	"strings"
 
 	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/render"
 )
 
-// Short is the "default" body: a few lines for protocols without their own.
-func Short(r *audit.Report, c Context) string {
+// short is the "default" body: a few lines for protocols without their own.
+func short(r *audit.Report, c Context) string {
 	var b strings.Builder
 	if !r.Complete {
-		fmt.Fprintf(&b, "%s\n", IncompleteLine(r))
+		fmt.Fprintf(&b, "%s\n", incompleteLine(r))
 	}
-	fmt.Fprintln(&b, audit.SummaryLine(r))
+	fmt.Fprintln(&b, render.SummaryLine(r))
 	alerting := r.Alerting(c.MinSeverity)
 	for i, f := range alerting {
 		if i == 5 {
@@ -25,31 +26,31 @@ func Short(r *audit.Report, c Context) string {
 	return b.String()
 }
 
-// IncompleteLine says that, and why, an audit is incomplete.
-func IncompleteLine(r *audit.Report) string {
+// incompleteLine says that, and why, an audit is incomplete.
+func incompleteLine(r *audit.Report) string {
 	var reasons []string
 	for i, e := range r.Errors {
 		if i == 3 {
 			reasons = append(reasons, fmt.Sprintf("and %d more", len(r.Errors)-3))
 			break
 		}
-		reasons = append(reasons, audit.ErrorLine(e))
+		reasons = append(reasons, render.ErrorLine(e))
 	}
 	return "INCOMPLETE AUDIT: " + strings.Join(reasons, "; ")
 }
 
-// Email is a readable plain-text report: every finding (the first k in
+// email is a readable plain-text report: every finding (the first k in
 // full), its functions and evidence, what was not audited, and how to fix.
-func Email(r *audit.Report, c Context, k int) string {
+func email(r *audit.Report, c Context, k int) string {
 	var b strings.Builder
 	if !r.Complete {
-		fmt.Fprintf(&b, "%s\n\n", IncompleteLine(r))
+		fmt.Fprintf(&b, "%s\n\n", incompleteLine(r))
 	}
 	fmt.Fprintf(&b, "Lambda execution role audit of account %s", orUnknown(c.AccountID))
 	if !c.Now.IsZero() {
 		fmt.Fprintf(&b, " at %s", c.Now.UTC().Format("2006-01-02 15:04 UTC"))
 	}
-	fmt.Fprintf(&b, "\n%s\n", audit.SummaryLine(r))
+	fmt.Fprintf(&b, "\n%s\n", render.SummaryLine(r))
 	fmt.Fprintf(&b, "Alerting on unsuppressed findings at %s or above: %d.\n", c.MinSeverity, len(r.Alerting(c.MinSeverity)))
 
 	if len(r.Findings) > 0 {
@@ -66,7 +67,7 @@ func Email(r *audit.Report, c Context, k int) string {
 		} else if !f.Severity.AtLeast(c.MinSeverity) {
 			notes = append(notes, fmt.Sprintf("below the alert threshold (%s); listed for completeness", c.MinSeverity))
 		}
-		audit.WriteFinding(&b, i+1, f, notes...)
+		render.WriteFinding(&b, i+1, f, notes...)
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprint(&b, "\nNOT AUDITED\n===========\n")
@@ -75,7 +76,7 @@ func Email(r *audit.Report, c Context, k int) string {
 				fmt.Fprintf(&b, "  ... and %d more (see the log).\n", len(r.Errors)-i)
 				break
 			}
-			fmt.Fprintf(&b, "  - %s\n", audit.ErrorLine(e))
+			fmt.Fprintf(&b, "  - %s\n", render.ErrorLine(e))
 		}
 	}
 	if len(r.Findings) > 0 {

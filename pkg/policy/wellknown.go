@@ -46,8 +46,3 @@ func LookupWellKnown(arn string) (WellKnown, bool) {
 	wk.Name = name
 	return wk, ok
 }
-
-// IsAWSManaged reports whether an ARN names an AWS-managed policy.
-func IsAWSManaged(arn string) bool {
-	return strings.HasPrefix(arn, "arn:") && strings.Contains(arn, ":iam::aws:policy/")
-}

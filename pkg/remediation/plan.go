@@ -16,24 +16,14 @@ import (
 	"sort"
 	"strings"
 
+	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
 )
 
-// Plan is one function's least-privilege role.
-type Plan struct {
-	FunctionARN       string          `json:"functionArn"`
-	FunctionName      string          `json:"functionName"`
-	Region            string          `json:"region"`
-	RoleName          string          `json:"roleName"`
-	RoleARN           string          `json:"roleArn"`
-	TrustPolicy       json.RawMessage `json:"trustPolicy"`
-	ManagedPolicyARNs []string        `json:"managedPolicyArns"`
-	InlinePolicyName  string          `json:"inlinePolicyName,omitempty"`
-	InlinePolicy      json.RawMessage `json:"inlinePolicy"`
-	// Unknowns is what the configuration cannot tell, said plainly, so no
-	// one takes the plan for complete when it is not.
-	Unknowns []string `json:"unknowns"`
-}
+// Plan is one function's least-privilege role. The type is declared with
+// the report that carries it (audit.Plan), so that the rules need not
+// import this package; planning and applying one stay here.
+type Plan = audit.Plan
 
 // Statement is one inline statement of a plan, always on exact ARNs.
 type Statement struct {
@@ -80,7 +70,7 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 		FunctionARN:  fn.ARN,
 		FunctionName: fn.Name,
 		Region:       fn.Region,
-		RoleName:     RoleName(fn),
+		RoleName:     roleName(fn),
 		TrustPolicy:  json.RawMessage(TrustPolicy),
 		Unknowns:     []string{DataAccessUnknown},
 	}
@@ -168,11 +158,11 @@ func mappingPolicy(m inventory.EventSourceMapping) (policy, note string) {
 
 var roleNameUnsafe = regexp.MustCompile(`[^A-Za-z0-9+=,.@_-]`)
 
-// RoleName derives a role name from the function: its name and region, and
+// roleName derives a role name from the function: its name and region, and
 // a short hash of its full ARN so that names cut to IAM's 64 characters, or
 // the same function name in two accounts or regions, never collide. The
 // same function always gets the same name.
-func RoleName(fn inventory.Function) string {
+func roleName(fn inventory.Function) string {
 	sum := sha256.Sum256([]byte(fn.ARN))
 	suffix := "-" + fn.Region + "-" + hex.EncodeToString(sum[:3])
 	name := roleNameUnsafe.ReplaceAllString(fn.Name, "-")
@@ -192,4 +182,25 @@ func arnPart(arn string, i int) string {
 		return ""
 	}
 	return parts[i]
+}
+
+// AttachPlans adds a plan for every function of every finding whose role
+// grants admin: a step over the evaluated report, so that the rules never
+// depend on how a fix is made.
+func AttachPlans(r *audit.Report, acct *inventory.Account) {
+	byARN := make(map[string]inventory.Function, len(acct.Functions))
+	for _, f := range acct.Functions {
+		byARN[f.ARN] = f
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Rule == audit.RuleSharedRole {
+			continue
+		}
+		for _, arn := range f.Functions {
+			fn := byARN[arn]
+			mappings, read := acct.MappingsFor(fn)
+			f.Remediation = append(f.Remediation, New(fn, mappings, read))
+		}
+	}
 }

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/inventory"
-	"lambda-role-audit/pkg/testenv"
 )
 
 const (
@@ -162,7 +162,7 @@ func TestRoleName(t *testing.T) {
 		{ARN: "arn:aws:lambda:ap-southeast-2:" + acct + ":function:" + long[:63] + "x", Name: long[:63] + "x", Region: "ap-southeast-2"},
 		{ARN: "arn:aws:lambda:us-east-1:210987654321:function:cc-process-app-queue", Name: "cc-process-app-queue", Region: "us-east-1"},
 	} {
-		name := RoleName(fn)
+		name := roleName(fn)
 		if !validRoleName.MatchString(name) {
 			t.Errorf("%q is not a valid IAM role name", name)
 		}
@@ -170,11 +170,11 @@ func TestRoleName(t *testing.T) {
 			t.Errorf("%s and %s get the same role name %s", fn.ARN, other, name)
 		}
 		names[name] = fn.ARN
-		if RoleName(fn) != name {
+		if roleName(fn) != name {
 			t.Errorf("role name for %s is not deterministic", fn.ARN)
 		}
 	}
-	if got := RoleName(baseFn()); !strings.HasPrefix(got, "cc-process-app-queue-us-east-1-") {
+	if got := roleName(baseFn()); !strings.HasPrefix(got, "cc-process-app-queue-us-east-1-") {
 		t.Errorf("role name %q does not say which function it is for", got)
 	}
 }
@@ -217,7 +217,7 @@ func TestRenderGolden(t *testing.T) {
 // cfn-lint on it.
 func TestCloudFormationSnippetLints(t *testing.T) {
 	testenv.Require(t, "cfn-lint")
-	tpl := "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n" + indent(CloudFormation(goldenPlan()), "  ")
+	tpl := "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n" + indent(cloudFormation(goldenPlan()), "  ")
 	path := filepath.Join(t.TempDir(), "role.yaml")
 	if err := os.WriteFile(path, []byte(tpl), 0o644); err != nil {
 		t.Fatal(err)

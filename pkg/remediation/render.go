@@ -17,9 +17,9 @@ func Render(p Plan, format string) (string, error) {
 	case "cli":
 		return CLI(p), nil
 	case "cloudformation":
-		return CloudFormation(p), nil
+		return cloudFormation(p), nil
 	case "terraform":
-		return Terraform(p), nil
+		return terraform(p), nil
 	}
 	return "", fmt.Errorf("unknown format %q (expected %s)", format, strings.Join(Formats, ", "))
 }
@@ -45,9 +45,9 @@ func CLI(p Plan) string {
 	return b.String()
 }
 
-// CloudFormation renders the plan as an AWS::IAM::Role resource, to paste
+// cloudFormation renders the plan as an AWS::IAM::Role resource, to paste
 // under a template's Resources.
-func CloudFormation(p Plan) string {
+func cloudFormation(p Plan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Least-privilege execution role for %s\n", p.FunctionARN)
 	for _, u := range p.Unknowns {
@@ -67,9 +67,9 @@ func CloudFormation(p Plan) string {
 	return b.String()
 }
 
-// Terraform renders the plan for the current AWS provider: aws_iam_role,
+// terraform renders the plan for the current AWS provider: aws_iam_role,
 // one aws_iam_role_policy_attachment per managed policy, aws_iam_role_policy.
-func Terraform(p Plan) string {
+func terraform(p Plan) string {
 	id := terraformID(p.FunctionName)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Least-privilege execution role for %s\n", p.FunctionARN)
@@ -86,11 +86,6 @@ func Terraform(p Plan) string {
 	}
 	fmt.Fprintf(&b, "\n# Then set the function's role = aws_iam_role.%s.arn\n", id)
 	return b.String()
-}
-
-// HasInline reports whether the plan has an inline policy.
-func (p Plan) HasInline() bool {
-	return len(p.InlinePolicy) > 0 && string(p.InlinePolicy) != "null"
 }
 
 func compact(doc json.RawMessage) string {

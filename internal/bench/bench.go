@@ -1,5 +1,5 @@
 // Package bench measures the audit at scale against the AWS-compatible test
-// server (pkg/awsfake): the real binary as a child process (so its peak RSS
+// server (internal/awsfake): the real binary as a child process (so its peak RSS
 // is its own), the server in this process, with per-call latency and
 // AWS-like token-bucket throttling. It also runs the rule's documented
 // procedure (one GetFunction per function, per-role IAM calls) on the same
@@ -26,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"lambda-role-audit/internal/awsfake"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/awsenv"
-	"lambda-role-audit/pkg/awsfake"
 )
 
 // Settings describe one benchmark account and its service behaviour.

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"lambda-role-audit/pkg/awsfake"
-	"lambda-role-audit/pkg/bench"
+	"lambda-role-audit/internal/awsfake"
+	"lambda-role-audit/internal/bench"
 )
 
 func main() {

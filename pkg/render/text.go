@@ -1,16 +1,20 @@
-package audit
+// Package render writes audit reports for people: the terminal report and
+// the alert email share its finding, evidence and summary lines.
+package render
 
 import (
 	"fmt"
 	"io"
 	"strings"
 
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/remediation"
 )
 
 // WriteText renders the report for a terminal: a summary line, then each
 // finding with its functions and evidence, then what could not be read.
-func WriteText(w io.Writer, r *Report) error {
+func WriteText(w io.Writer, r *audit.Report) error {
 	var b strings.Builder
 	fmt.Fprintln(&b, SummaryLine(r))
 	if !r.Complete {
@@ -39,12 +43,12 @@ func WriteText(w io.Writer, r *Report) error {
 // WriteFinding renders one numbered finding: what it is, its functions,
 // the evidence, any notes, and the commands that fix it. The terminal
 // report and the alert email share it.
-func WriteFinding(b *strings.Builder, n int, f Finding, notes ...string) {
+func WriteFinding(b *strings.Builder, n int, f audit.Finding, notes ...string) {
 	fmt.Fprintf(b, "\n[%d] %s  %s  role %s\n", n, strings.ToUpper(string(f.Severity)), f.Rule, f.RoleName)
 	for _, note := range notes {
 		fmt.Fprintf(b, "    %s\n", note)
 	}
-	fmt.Fprintf(b, "    role: %s\n    id:   %s\n    %s\n", f.RoleARN, f.ID, RuleDescription(f))
+	fmt.Fprintf(b, "    role: %s\n    id:   %s\n    %s\n", f.RoleARN, f.ID, ruleDescription(f))
 	fmt.Fprintf(b, "    functions (%d):\n", len(f.Functions))
 	for _, fn := range f.Functions {
 		fmt.Fprintf(b, "      - %s\n", fn)
@@ -52,19 +56,19 @@ func WriteFinding(b *strings.Builder, n int, f Finding, notes ...string) {
 	if len(f.Evidence) > 0 {
 		fmt.Fprintln(b, "    evidence:")
 		for _, e := range f.Evidence {
-			fmt.Fprintf(b, "      - %s\n", EvidenceLine(e))
+			fmt.Fprintf(b, "      - %s\n", evidenceLine(e))
 		}
 	}
 	if len(f.Remediation) > 0 {
 		fmt.Fprintln(b, "    fix: give each function its own role (these commands change nothing on the shared role):")
 		for _, p := range f.Remediation {
-			b.WriteString(Indent(remediation.CLI(p), "      "))
+			b.WriteString(indent(remediation.CLI(p), "      "))
 		}
 	}
 }
 
-// Indent prefixes every non-empty line of s.
-func Indent(s, prefix string) string {
+// indent prefixes every non-empty line of s.
+func indent(s, prefix string) string {
 	lines := strings.SplitAfter(s, "\n")
 	for i, l := range lines {
 		if strings.TrimSpace(l) != "" {
@@ -75,7 +79,7 @@ func Indent(s, prefix string) string {
 }
 
 // SummaryLine is one line saying what was audited and what was found.
-func SummaryLine(r *Report) string {
+func SummaryLine(r *audit.Report) string {
 	status := "complete"
 	if !r.Complete {
 		status = "INCOMPLETE"
@@ -94,8 +98,8 @@ func SummaryLine(r *Report) string {
 
 // SeverityCounts renders "2 critical, 1 high" for unsuppressed findings,
 // most severe first, with the suppressed ones counted apart.
-func SeverityCounts(findings []Finding) string {
-	counts := map[Severity]int{}
+func SeverityCounts(findings []audit.Finding) string {
+	counts := map[audit.Severity]int{}
 	suppressed := 0
 	for _, f := range findings {
 		if f.Suppressed {
@@ -105,7 +109,7 @@ func SeverityCounts(findings []Finding) string {
 		counts[f.Severity]++
 	}
 	var parts []string
-	for _, s := range Severities {
+	for _, s := range audit.Severities {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -116,21 +120,21 @@ func SeverityCounts(findings []Finding) string {
 	return strings.Join(parts, ", ")
 }
 
-// RuleDescription says in a sentence what a finding means.
-func RuleDescription(f Finding) string {
+// ruleDescription says in a sentence what a finding means.
+func ruleDescription(f audit.Finding) string {
 	switch f.Rule {
-	case RuleSharedAdminRole:
+	case audit.RuleSharedAdminRole:
 		return fmt.Sprintf("%d functions share this execution role, and it grants admin privileges: a compromise of any one of them is a compromise of the account.", len(f.Functions))
-	case RuleAdminRole:
+	case audit.RuleAdminRole:
 		return "This function's execution role grants admin privileges."
-	case RuleSharedRole:
+	case audit.RuleSharedRole:
 		return fmt.Sprintf("%d functions share this execution role (no admin privileges found); each function should have its own.", len(f.Functions))
 	}
 	return f.Rule
 }
 
-// EvidenceLine renders one piece of evidence.
-func EvidenceLine(e Evidence) string {
+// evidenceLine renders one piece of evidence.
+func evidenceLine(e audit.Evidence) string {
 	where := e.PolicyType + " policy " + e.Policy
 	if e.VersionID != "" {
 		where += " (" + e.VersionID + ")"
@@ -148,7 +152,7 @@ func EvidenceLine(e Evidence) string {
 }
 
 // ErrorLine renders one thing the audit could not see.
-func ErrorLine(e Error) string {
+func ErrorLine(e audit.Error) string {
 	var where []string
 	if e.Region != "" {
 		where = append(where, "region "+e.Region)
@@ -167,4 +171,12 @@ func ErrorLine(e Error) string {
 		s += fmt.Sprintf(" (used by %d function(s))", len(e.Functions))
 	}
 	return s
+}
+
+// RoleLabel is a short human name for a role ARN.
+func RoleLabel(arn string) string {
+	if n := inventory.RoleNameFromARN(arn); n != "" {
+		return n
+	}
+	return strings.TrimSpace(arn)
 }

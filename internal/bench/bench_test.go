@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"lambda-role-audit/pkg/awsfake"
+	"lambda-role-audit/internal/awsfake"
 )
 
 func TestLowerBound(t *testing.T) {

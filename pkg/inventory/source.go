@@ -1,0 +1,27 @@
+package inventory
+
+import "context"
+
+// Request is what one collection reads, and who hears of its progress. It
+// is passed to each Collect call, so that one collector serves concurrent
+// audits (warm Lambda invocations) without shared mutable settings.
+type Request struct {
+	// Regions to list functions in; empty means every region enabled for
+	// the account (live) or every region exported (snapshot).
+	Regions []string
+	// OnIAMRead, when set, is called once the bulk IAM read and the early
+	// policy fetch are done, while functions may still be being listed,
+	// with the roles Lambda can assume and the managed policies read so far.
+	// It runs before Collect returns; it must not change what it is given.
+	// A snapshot never calls it: everything is at hand at once.
+	OnIAMRead func(roles map[string]*Role, policies map[string]*ManagedPolicy)
+}
+
+// Snapshot is an offline source: a directory of AWS CLI exports (see
+// LoadSnapshot).
+type Snapshot struct{ Dir string }
+
+// Collect loads the snapshot, restricted to the requested regions.
+func (s Snapshot) Collect(_ context.Context, req Request) (*Account, error) {
+	return LoadSnapshot(s.Dir, req.Regions)
+}

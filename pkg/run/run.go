@@ -1,0 +1,74 @@
+// Package run is one audit, the same for every face of the tool: the
+// command line and the scheduled function both call Audit. It collects
+// (judging roles as soon as the IAM data is in, while functions are still
+// being listed), evaluates the rules with suppressions, and adds the
+// remediation plans: collect → evaluate → plan. Reporting and notifying
+// stay with the caller.
+package run
+
+import (
+	"context"
+	"time"
+
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/remediation"
+)
+
+// Source is where an account is read from: inventory.Live or
+// inventory.Snapshot.
+type Source interface {
+	Collect(ctx context.Context, req inventory.Request) (*inventory.Account, error)
+}
+
+// Options tune one audit.
+type Options struct {
+	// Regions to audit; empty means all (see inventory.Request).
+	Regions []string
+	// SuppressRoles are role names or ARNs whose findings are accepted risk.
+	SuppressRoles []string
+	// CollectDeadline, when set, stops collection: what was read by then is
+	// reported, marked incomplete with what was skipped. The time left
+	// after it is for evaluating, logging and publishing.
+	CollectDeadline time.Time
+	// Now stamps the report and times the steps; time.Now when nil.
+	Now func() time.Time
+}
+
+// Result is an audit's report and how long its collection took.
+type Result struct {
+	Report  *audit.Report
+	Collect time.Duration
+}
+
+// Audit runs one audit. It fails only when nothing could be audited at all
+// (an unreadable snapshot, an unknown region list); everything else that
+// could not be read is in the report, which is then incomplete.
+func Audit(ctx context.Context, src Source, opts Options) (Result, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	collectCtx, cancel := ctx, context.CancelFunc(func() {})
+	if !opts.CollectDeadline.IsZero() {
+		collectCtx, cancel = context.WithDeadline(ctx, opts.CollectDeadline)
+	}
+	// The verdicts made early are this call's own: a collector shared by
+	// concurrent audits never holds them.
+	var prepared *audit.Prepared
+	acct, err := src.Collect(collectCtx, inventory.Request{
+		Regions: opts.Regions,
+		OnIAMRead: func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
+			prepared = audit.Prepare(roles, policies)
+		},
+	})
+	cancel()
+	if err != nil {
+		return Result{}, err
+	}
+	collected := now().Sub(start)
+	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: opts.SuppressRoles, Now: now, Prepared: prepared})
+	remediation.AttachPlans(rep, acct)
+	return Result{Report: rep, Collect: collected}, nil
+}

@@ -1,0 +1,131 @@
+package run_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"lambda-role-audit/internal/awsfake"
+	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/awsenv"
+	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/run"
+)
+
+var epoch = func() time.Time { return time.Time{} }
+
+// TestConcurrentAuditsShareOneCollector is what warm Lambda invocations do:
+// one collector, audits at the same time. Each audit's early verdicts are
+// its own (run with -race, as make test does for this package).
+func TestConcurrentAuditsShareOneCollector(t *testing.T) {
+	srv := awsfake.Start(awsfake.Generate(awsfake.Spec{Functions: 120, Regions: 2, Roles: 30, Policies: 10, Seed: 3}), awsfake.Options{})
+	defer srv.Close()
+	collector := awsenv.Collector(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		BaseEndpoint: aws.String(srv.URL),
+		Retryer:      awsenv.NewRetryer,
+	})
+
+	const n = 4
+	reports := make([]*audit.Report, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := run.Audit(context.Background(), collector, run.Options{Now: epoch})
+			reports[i], errs[i] = res.Report, err
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("audit %d: %v", i, errs[i])
+		}
+		if !reports[i].Complete || len(reports[i].Findings) == 0 {
+			t.Fatalf("audit %d: complete=%v findings=%d", i, reports[i].Complete, len(reports[i].Findings))
+		}
+		if !reflect.DeepEqual(reports[i], reports[0]) {
+			t.Fatalf("audit %d differs from audit 0", i)
+		}
+	}
+}
+
+// TestAuditAddsPlansAfterTheRules: the rules leave plans out; the run adds
+// one per function of every admin finding, none to shared-role findings.
+func TestAuditAddsPlansAfterTheRules(t *testing.T) {
+	src := inventory.Snapshot{Dir: "../../testdata/sample-account"}
+	res, err := run.Audit(context.Background(), src, run.Options{Now: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := src.Collect(context.Background(), inventory.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := audit.Evaluate(acct, audit.Options{Now: epoch})
+	if len(bare.Findings) != len(res.Report.Findings) || len(bare.Findings) == 0 {
+		t.Fatalf("findings: rules %d, run %d", len(bare.Findings), len(res.Report.Findings))
+	}
+	for i, f := range res.Report.Findings {
+		if len(bare.Findings[i].Remediation) != 0 {
+			t.Errorf("%s: the rules attached plans", f.ID)
+		}
+		want := len(f.Functions)
+		if f.Rule == audit.RuleSharedRole {
+			want = 0
+		}
+		if len(f.Remediation) != want {
+			t.Errorf("%s (%s): %d plans for %d functions", f.ID, f.Rule, len(f.Remediation), len(f.Functions))
+		}
+		for j, p := range f.Remediation {
+			if p.FunctionARN != f.Functions[j] {
+				t.Errorf("%s: plan %d is for %s, not %s", f.ID, j, p.FunctionARN, f.Functions[j])
+			}
+		}
+		f.Remediation = nil
+		if !reflect.DeepEqual(f, bare.Findings[i]) {
+			t.Errorf("%s differs from the rules' finding beyond its plans", f.ID)
+		}
+	}
+}
+
+type failingSource struct{ err error }
+
+func (s failingSource) Collect(context.Context, inventory.Request) (*inventory.Account, error) {
+	return nil, s.err
+}
+
+type deadlineSource struct{ got time.Time }
+
+func (s *deadlineSource) Collect(ctx context.Context, req inventory.Request) (*inventory.Account, error) {
+	s.got, _ = ctx.Deadline()
+	return &inventory.Account{Source: "test", Regions: req.Regions}, nil
+}
+
+func TestAuditPassesRegionsAndDeadlineAndFailures(t *testing.T) {
+	boom := errors.New("list enabled regions: denied")
+	if _, err := run.Audit(context.Background(), failingSource{boom}, run.Options{}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want %v", err, boom)
+	}
+	deadline := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	src := &deadlineSource{}
+	res, err := run.Audit(context.Background(), src, run.Options{Regions: []string{"eu-west-1"}, CollectDeadline: deadline, Now: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !src.got.Equal(deadline) {
+		t.Errorf("collection deadline = %v, want %v", src.got, deadline)
+	}
+	if !reflect.DeepEqual(res.Report.Regions, []string{"eu-west-1"}) || !res.Report.Complete {
+		t.Errorf("report regions %v complete %v", res.Report.Regions, res.Report.Complete)
+	}
+}
