@@ -254,24 +254,26 @@ func (v verdict) evidence() []Evidence {
 	return out
 }
 
-// judgeRole reads every identity policy of a role: its inline policies and
-// the default version of each attached managed policy.
+// judgeRole reads every identity policy of a role together, its inline
+// policies and the default version of each attached managed policy, so
+// that a Deny in one removes what another allows; then its permissions
+// boundary on its own.
 func judgeRole(role *inventory.Role, managed *managedCache) verdict {
 	var v verdict
 	if role.Missing {
 		return v
 	}
-	consider := func(a policy.Analysis, ev Evidence) {
-		for _, g := range a.Grants {
-			e := ev
-			e.StatementIndex, e.Sid, e.Class, e.Reason, e.Unrestricted = g.Index, g.Sid, g.Class, g.Reason, g.Unrestricted
-			v.grants = append(v.grants, e)
+	var stmts []policy.Located
+	var sources []Evidence
+	add := func(doc *policy.Document, ev Evidence, known bool) {
+		located := policy.Locate(doc, len(sources), ev.Policy)
+		if known {
+			for i := range located {
+				located[i].Index = -1
+			}
 		}
-		if a.Cancel != nil && v.cancel == nil {
-			e := ev
-			e.StatementIndex, e.Sid, e.Reason = a.Cancel.Index, a.Cancel.Sid, a.Cancel.Reason+": the role grants nothing"
-			v.cancel = &e
-		}
+		stmts = append(stmts, located...)
+		sources = append(sources, ev)
 	}
 	for _, in := range role.Inline {
 		doc, err := policy.ParseJSON(in.Document)
@@ -279,35 +281,59 @@ func judgeRole(role *inventory.Role, managed *managedCache) verdict {
 			v.unevaluated = append(v.unevaluated, Error{Message: fmt.Sprintf("inline policy %q: %v", in.Name, err)})
 			continue
 		}
-		consider(policy.Analyze(doc), Evidence{Policy: in.Name, PolicyType: "inline"})
+		add(doc, Evidence{Policy: in.Name, PolicyType: "inline"}, false)
 	}
 	for _, arn := range role.AttachedPolicyARNs {
-		a, version, err := managed.analysis(arn)
-		if err != nil {
-			v.unevaluated = append(v.unevaluated, *err)
+		r := managed.result(arn)
+		if r.err != nil {
+			v.unevaluated = append(v.unevaluated, *r.err)
 			continue
 		}
-		consider(a, Evidence{Policy: arn, PolicyType: "managed", VersionID: version})
+		add(r.doc, Evidence{Policy: arn, PolicyType: "managed", VersionID: r.version}, r.wellKnown)
+	}
+	subject := policy.Subject{ARN: role.ARN, ManagedPolicies: role.AttachedPolicyARNs}
+	a := policy.Judge(stmts, subject)
+	for _, g := range a.Grants {
+		e := sources[g.Doc]
+		e.StatementIndex, e.Sid, e.Class, e.Reason, e.Unrestricted = g.Index, g.Sid, g.Class, g.Reason, g.Unrestricted
+		v.grants = append(v.grants, e)
+	}
+	if a.Cancel != nil {
+		e := sources[a.Cancel.Doc]
+		e.StatementIndex, e.Sid, e.Reason = a.Cancel.Index, a.Cancel.Sid, a.Cancel.Reason+": the role grants nothing"
+		v.cancel = &e
 	}
 	if role.BoundaryARN != "" {
-		a, version, err := managed.analysis(role.BoundaryARN)
-		if err != nil {
-			v.unevaluated = append(v.unevaluated, *err)
-		} else {
-			ev := Evidence{Policy: role.BoundaryARN, PolicyType: "permissions-boundary", VersionID: version, StatementIndex: -1}
-			if len(a.Grants) == 0 {
-				v.bounded = true
-				ev.Reason = "permissions boundary grants no admin, near-admin or escalation action, capping what the role can do"
-			} else {
-				g := a.Grants[0]
-				ev.StatementIndex, ev.Sid, ev.Class = g.Index, g.Sid, g.Class
-				ev.Reason = "permissions boundary does not cap the role: " + g.Reason
-			}
-			v.boundary = &ev
+		v.judgeBoundary(role.BoundaryARN, managed.result(role.BoundaryARN), subject)
+	}
+	return v
+}
+
+// judgeBoundary decides whether a permissions boundary caps the role: it
+// does when, judged on its own with the same matching, it grants nothing
+// admin-like to this role.
+func (v *verdict) judgeBoundary(arn string, r *managedResult, subject policy.Subject) {
+	if r.err != nil {
+		v.unevaluated = append(v.unevaluated, *r.err)
+		return
+	}
+	located := policy.Locate(r.doc, 0, arn)
+	if r.wellKnown {
+		for i := range located {
+			located[i].Index = -1
 		}
 	}
-	sort.SliceStable(v.grants, func(i, j int) bool { return v.grants[i].Class.Rank() < v.grants[j].Class.Rank() })
-	return v
+	a := policy.Judge(located, subject)
+	ev := Evidence{Policy: arn, PolicyType: "permissions-boundary", VersionID: r.version, StatementIndex: -1}
+	if len(a.Grants) == 0 {
+		v.bounded = true
+		ev.Reason = "permissions boundary grants no admin, near-admin or escalation action, capping what the role can do"
+	} else {
+		g := a.Grants[0]
+		ev.StatementIndex, ev.Sid, ev.Class = g.Index, g.Sid, g.Class
+		ev.Reason = "permissions boundary does not cap the role: " + g.Reason
+	}
+	v.boundary = &ev
 }
 
 // judgeAll judges every collected role not already prepared, using all
@@ -362,12 +388,15 @@ func parallel(n int, f func(int)) {
 }
 
 type managedResult struct {
-	analysis policy.Analysis
-	version  string
-	err      *Error
+	doc     *policy.Document
+	version string
+	// wellKnown: the statements stand for an AWS-managed policy whose
+	// document was not at hand; their positions are unknown.
+	wellKnown bool
+	err       *Error
 }
 
-// managedCache analyses each managed policy once per evaluation. It is
+// managedCache parses each managed policy once per evaluation. It is
 // filled (want, then fill in parallel) before roles are judged, and only
 // read while they are.
 type managedCache struct {
@@ -385,28 +414,24 @@ func (c *managedCache) want(arn string) {
 }
 
 func (c *managedCache) fill(arn string) {
-	r := c.done[arn]
-	r.analysis, r.version, r.err = managedAnalysis(arn, c.policies, c.problems)
+	*c.done[arn] = managedDocument(arn, c.policies, c.problems)
 }
 
-func (c *managedCache) analysis(arn string) (policy.Analysis, string, *Error) {
-	r := c.done[arn]
-	return r.analysis, r.version, r.err
-}
+func (c *managedCache) result(arn string) *managedResult { return c.done[arn] }
 
-// managedAnalysis analyses a managed policy's default version, falling back
+// managedDocument parses a managed policy's default version, falling back
 // to the well-known table for AWS-managed policies whose document is not at
 // hand. A policy known neither way is an error: the role is unevaluated.
-func managedAnalysis(arn string, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem) (policy.Analysis, string, *Error) {
+func managedDocument(arn string, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem) managedResult {
 	if mp, ok := policies[arn]; ok && len(mp.Document) > 0 {
 		doc, err := policy.ParseJSON(mp.Document)
 		if err != nil {
-			return policy.Analysis{}, "", &Error{PolicyARN: arn, Message: fmt.Sprintf("managed policy %s version %s: %v", arn, mp.DefaultVersionID, err)}
+			return managedResult{err: &Error{PolicyARN: arn, Message: fmt.Sprintf("managed policy %s version %s: %v", arn, mp.DefaultVersionID, err)}}
 		}
-		return policy.Analyze(doc), mp.DefaultVersionID, nil
+		return managedResult{doc: doc, version: mp.DefaultVersionID}
 	}
 	if wk, ok := policy.LookupWellKnown(arn); ok {
-		return policy.Analysis{Grants: wk.Grants}, "", nil
+		return managedResult{doc: &policy.Document{Statement: wk.Statements}, wellKnown: true}
 	}
 	msg := fmt.Sprintf("managed policy %s: document not available and not a well-known AWS-managed policy", arn)
 	op := ""
@@ -414,7 +439,7 @@ func managedAnalysis(arn string, policies map[string]*inventory.ManagedPolicy, p
 		msg = fmt.Sprintf("managed policy %s: %s", arn, p.Message)
 		op = p.Operation
 	}
-	return policy.Analysis{}, "", &Error{PolicyARN: arn, Operation: op, Message: msg}
+	return managedResult{err: &Error{PolicyARN: arn, Operation: op, Message: msg}}
 }
 
 func sorted(in []string) []string {

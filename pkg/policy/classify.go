@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -11,11 +12,12 @@ type Class string
 const (
 	// ClassAdmin: Allow with Action "*" (or "*:*"): every action.
 	ClassAdmin Class = "admin"
-	// ClassNearAdmin: Allow with NotAction on Resource "*": everything but a
-	// short list, which in practice is admin.
+	// ClassNearAdmin: Allow of every action but a list (NotAction, or "*"
+	// less what an unconditional Deny removes) on every resource.
 	ClassNearAdmin Class = "near-admin"
-	// ClassEscalation: Allow on Resource "*" of an action that lets the role
-	// grant itself more (attach or write role policies, swap versions...).
+	// ClassEscalation: Allow, on the principal itself or on a policy it can
+	// rewrite, of an action that lets it grant itself more (attach or write
+	// role policies, swap policy versions...).
 	ClassEscalation Class = "escalation"
 )
 
@@ -32,20 +34,26 @@ func (c Class) Rank() int {
 	return 3
 }
 
-// EscalationActions are the IAM actions with which a role can raise its own
-// privileges to admin. A statement allowing any of them on every resource is
-// as good as admin.
-var EscalationActions = []string{
-	"iam:AttachRolePolicy",
-	"iam:PutRolePolicy",
-	"iam:CreatePolicyVersion",
-	"iam:SetDefaultPolicyVersion",
-	"iam:UpdateAssumeRolePolicy",
-	"iam:DeleteRolePermissionsBoundary",
-}
+// Escalation actions by what they act on: a role can raise its own
+// privileges to admin with any of them on itself, or on a customer-managed
+// policy attached to it.
+var (
+	RoleEscalationActions = []string{
+		"iam:AttachRolePolicy",
+		"iam:PutRolePolicy",
+		"iam:UpdateAssumeRolePolicy",
+		"iam:DeleteRolePermissionsBoundary",
+	}
+	PolicyEscalationActions = []string{
+		"iam:CreatePolicyVersion",
+		"iam:SetDefaultPolicyVersion",
+	}
+)
 
 // Grant is one statement that grants admin, near-admin or escalation rights.
 type Grant struct {
+	// Doc is the caller's index of the statement's document (see Located).
+	Doc int `json:"-"`
 	// Index is the statement's position in the document (0-based); -1 for a
 	// grant known from a well-known policy's ARN rather than its document.
 	Index int    `json:"statementIndex"`
@@ -57,70 +65,297 @@ type Grant struct {
 	Reason       string `json:"reason"`
 }
 
-// Analysis is what a document grants, statement by statement.
+// Analysis is what a principal's policies grant, statement by statement.
 type Analysis struct {
 	Grants []Grant
 	// Cancel is set when a Deny statement on Action "*", Resource "*" with
-	// no Condition makes the policy's holder unable to do anything at all.
+	// no Condition makes the principal unable to do anything at all.
 	Cancel *Grant
 }
 
-// Analyze classifies every statement of a document.
-func Analyze(doc *Document) Analysis {
-	var a Analysis
+// Subject is the principal whose statements are judged: the resources that
+// escalation actions must reach to count.
+type Subject struct {
+	// ARN is the role's own ARN.
+	ARN string
+	// ManagedPolicies are the ARNs of the managed policies attached to it
+	// (AWS-managed ones are ignored: AWS alone can change them).
+	ManagedPolicies []string
+}
+
+// Located is a statement and where it came from, for evidence.
+type Located struct {
+	Statement
+	// Doc is the caller's index of the document; Policy names it in reasons.
+	Doc    int
+	Policy string
+	// Index is the statement's position in its document, -1 when unknown.
+	Index int
+}
+
+// Locate lists a document's statements for Judge.
+func Locate(doc *Document, docIndex int, policyName string) []Located {
+	out := make([]Located, len(doc.Statement))
 	for i, st := range doc.Statement {
+		out[i] = Located{Statement: st, Doc: docIndex, Policy: policyName, Index: i}
+	}
+	return out
+}
+
+// Judge classifies a principal's Allow statements together with its
+// Deny statements, as IAM evaluates identity policies: an unconditional
+// Deny removes what it matches from every Allow, in any of the principal's
+// policies; a Deny under a Condition removes nothing, since it may not
+// apply. Resources are matched with IAM's wildcards against the subject's
+// own ARN and the policies attached to it; a NotResource statement covers
+// every resource but those it lists.
+func Judge(stmts []Located, s Subject) Analysis {
+	j := newJudgement(stmts, s)
+	var a Analysis
+	for i := range stmts {
+		st := &stmts[i]
 		if st.Effect == Deny {
-			if a.Cancel == nil && hasAny(st.Action, isAllActions) && contains(st.Resource, "*") && !st.HasCondition {
-				a.Cancel = &Grant{Index: i, Sid: st.Sid, Reason: "Deny of Action \"*\" on Resource \"*\" without Condition cancels every grant"}
+			if a.Cancel == nil && isDenyAll(st.Statement) {
+				a.Cancel = &Grant{Doc: st.Doc, Index: st.Index, Sid: st.Sid, Reason: "Deny of Action \"*\" on Resource \"*\" without Condition cancels every grant"}
 			}
 			continue
 		}
-		if g, ok := classifyAllow(st); ok {
-			g.Index = i
-			g.Sid = st.Sid
+		if g, ok := j.classify(st); ok {
+			g.Doc, g.Index, g.Sid = st.Doc, st.Index, st.Sid
 			a.Grants = append(a.Grants, g)
 		}
 	}
+	sort.SliceStable(a.Grants, func(x, y int) bool { return a.Grants[x].Class.Rank() < a.Grants[y].Class.Rank() })
 	return a
 }
 
-func classifyAllow(st Statement) (Grant, bool) {
-	resourceAll := contains(st.Resource, "*")
-	unrestricted := resourceAll && !st.HasCondition
+// Witnesses stand for "any action" and "any resource" that no policy names:
+// a statement that allows them reaches beyond any list.
+const (
+	unlistedAction   = "lraunlisted:UnlistedAction"
+	unlistedResource = "arn:aws:lraunlisted:us-east-1:000000000000:unlisted/unlisted"
+)
+
+type judgement struct {
+	subject Subject
+	denies  []*Located
+	// actions are the witnesses of "every action": the unlisted one, every
+	// escalation action, and an instance of every action pattern a Deny
+	// names (what a Deny can remove).
+	actions []string
+	// resources are instances of every resource pattern a Deny names.
+	resources []string
+	// policyTargets are the policies whose versions the subject can swap
+	// to raise itself: its customer-managed policies, and a policy of its
+	// account that no statement names (for patterns on every policy).
+	policyTargets []string
+}
+
+func newJudgement(stmts []Located, s Subject) *judgement {
+	j := &judgement{subject: s, actions: []string{unlistedAction}, resources: []string{unlistedResource}}
+	j.actions = append(j.actions, RoleEscalationActions...)
+	j.actions = append(j.actions, PolicyEscalationActions...)
+	for i := range stmts {
+		st := &stmts[i]
+		if st.Effect != Deny || st.HasCondition {
+			continue
+		}
+		j.denies = append(j.denies, st)
+		for _, p := range append(append([]string(nil), st.Action...), st.NotAction...) {
+			j.actions = append(j.actions, instance(p))
+		}
+		for _, p := range append(append([]string(nil), st.Resource...), st.NotResource...) {
+			j.resources = append(j.resources, instance(p))
+		}
+	}
+	partition, account := arnField(s.ARN, 1), arnField(s.ARN, 4)
+	if partition == "" {
+		partition = "aws"
+	}
+	for _, p := range s.ManagedPolicies {
+		if !isAWSManaged(p) {
+			j.policyTargets = append(j.policyTargets, p)
+		}
+	}
+	j.policyTargets = append(j.policyTargets, fmt.Sprintf("arn:%s:iam::%s:policy/lra-unlisted-policy", partition, account))
+	return j
+}
+
+// classify says what one Allow statement still grants after the Denies.
+func (j *judgement) classify(st *Located) (Grant, bool) {
 	if action, ok := first(st.Action, isAllActions); ok {
-		return Grant{
-			Class:        ClassAdmin,
-			Unrestricted: unrestricted,
-			Reason:       fmt.Sprintf("Allow of Action %q %s", action, scope(st)),
-		}, true
+		if j.everything(st) {
+			return Grant{Class: ClassAdmin, Unrestricted: unrestricted(st.Statement),
+				Reason: fmt.Sprintf("Allow of Action %q %s", action, scope(st.Statement))}, true
+		}
+		if ok, d := j.allowsUnlisted(st); ok {
+			less := "less what a Deny removes"
+			if d != nil {
+				less = "less what " + where(d) + " denies"
+			}
+			return Grant{Class: ClassNearAdmin, Unrestricted: unrestricted(st.Statement),
+				Reason: fmt.Sprintf("Allow of Action %q %s, %s: every action but those", action, scope(st.Statement), less)}, true
+		}
+	} else if ok, _ := j.allowsUnlisted(st); ok && st.NotAction != nil {
+		return Grant{Class: ClassNearAdmin, Unrestricted: unrestricted(st.Statement),
+			Reason: fmt.Sprintf("Allow with NotAction %s %s: every action except those listed", quoteList(st.NotAction), scope(st.Statement))}, true
 	}
-	if st.NotAction != nil && resourceAll {
-		return Grant{
-			Class:        ClassNearAdmin,
-			Unrestricted: unrestricted,
-			Reason:       fmt.Sprintf("Allow with NotAction %s %s: every action except those listed", quoteList(st.NotAction), scope(st)),
-		}, true
-	}
-	if resourceAll {
-		for _, pattern := range st.Action {
-			for _, target := range EscalationActions {
-				if MatchAction(pattern, target) {
-					return Grant{
-						Class:        ClassEscalation,
-						Unrestricted: unrestricted,
-						Reason:       fmt.Sprintf("Allow of Action %q (matches %s) %s: the role can grant itself admin", pattern, target, scope(st)),
-					}, true
-				}
+	return j.escalation(st)
+}
+
+// everything: the statement allows every witness action on every witness
+// resource it covers, and no Deny takes any of them away.
+func (j *judgement) everything(st *Located) bool {
+	covered := 0
+	resources := append(append([]string(nil), j.resources...), instances(st.Resource)...)
+	for _, r := range resources {
+		if !matchResources(st.Statement, r) {
+			continue
+		}
+		covered++
+		for _, a := range j.actions {
+			if j.denied(a, r) != nil {
+				return false
 			}
 		}
 	}
-	return Grant{}, false
+	return covered > 0
+}
+
+// allowsUnlisted: the statement allows an action no policy names on a
+// resource no policy names, and no Deny removes it. It also returns a Deny
+// that removes part of what the statement allows (for the reason), if any.
+func (j *judgement) allowsUnlisted(st *Located) (bool, *Located) {
+	if !allows(st.Statement, unlistedAction, unlistedResource) || j.denied(unlistedAction, unlistedResource) != nil {
+		return false, nil
+	}
+	for _, r := range j.resources {
+		for _, a := range j.actions {
+			if d := j.denied(a, r); d != nil && allows(st.Statement, a, r) {
+				return true, d
+			}
+		}
+	}
+	return true, nil
+}
+
+// escalation finds an escalation action the statement allows on the
+// subject itself or on a policy it can rewrite, that no Deny removes.
+func (j *judgement) escalation(st *Located) (Grant, bool) {
+	try := func(actions, targets []string, what func(string) string) (Grant, bool) {
+		for _, action := range actions {
+			for _, target := range targets {
+				if !allows(st.Statement, action, target) || j.denied(action, target) != nil {
+					continue
+				}
+				pattern, _ := first(st.Action, func(p string) bool { return MatchAction(p, action) })
+				if pattern == "" {
+					pattern = "NotAction " + quoteList(st.NotAction)
+				} else {
+					pattern = fmt.Sprintf("Action %q", pattern)
+				}
+				return Grant{Class: ClassEscalation, Unrestricted: unrestricted(st.Statement),
+					Reason: fmt.Sprintf("Allow of %s (matches %s) %s, which covers %s: the role can grant itself admin", pattern, action, scope(st.Statement), what(target))}, true
+			}
+		}
+		return Grant{}, false
+	}
+	self := j.subject.ARN
+	if self == "" {
+		self = "arn:aws:iam::000000000000:role/lra-unlisted-role"
+	}
+	if g, ok := try(RoleEscalationActions, []string{self}, func(string) string { return "the role itself" }); ok {
+		return g, true
+	}
+	return try(PolicyEscalationActions, j.policyTargets, func(t string) string {
+		if strings.HasSuffix(t, "/lra-unlisted-policy") {
+			return "every customer-managed policy of the account"
+		}
+		return "its attached policy " + t
+	})
+}
+
+// denied returns the unconditional Deny that removes the action on the
+// resource, if any.
+func (j *judgement) denied(action, resource string) *Located {
+	for _, d := range j.denies {
+		if allows(d.Statement, action, resource) {
+			return d
+		}
+	}
+	return nil
+}
+
+// allows reports whether a statement's action and resource elements match
+// (whatever its effect).
+func allows(st Statement, action, resource string) bool {
+	return matchActions(st, action) && matchResources(st, resource)
+}
+
+func matchActions(st Statement, action string) bool {
+	matched := func(p string) bool { return MatchAction(p, action) }
+	if st.Action != nil {
+		return hasAny(st.Action, matched)
+	}
+	return !hasAny(st.NotAction, matched)
+}
+
+func matchResources(st Statement, resource string) bool {
+	matched := func(p string) bool { return MatchResource(p, resource) }
+	switch {
+	case st.Resource != nil:
+		return hasAny(st.Resource, matched)
+	case st.NotResource != nil:
+		return !hasAny(st.NotResource, matched)
+	}
+	// IAM requires one of the two; a document without either (only ever
+	// hand-written) is read as covering everything rather than nothing.
+	return true
+}
+
+// isDenyAll: a Deny that leaves nothing: Action "*" on Resource "*",
+// without a Condition.
+func isDenyAll(st Statement) bool {
+	return st.Effect == Deny && !st.HasCondition && hasAny(st.Action, isAllActions) && hasAny(st.Resource, isAllStars)
+}
+
+// unrestricted: nothing narrows the statement: literal Resource "*" and no
+// Condition.
+func unrestricted(st Statement) bool {
+	return !st.HasCondition && hasAny(st.Resource, isAllStars)
+}
+
+// instance turns a pattern into one string it matches ("iam:Put*" →
+// "iam:Put"), standing for what the pattern names.
+func instance(pattern string) string {
+	return strings.NewReplacer("*", "", "?", "x").Replace(pattern)
+}
+
+func instances(patterns []string) []string {
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		out[i] = instance(p)
+	}
+	return out
+}
+
+func where(d *Located) string {
+	s := "the Deny in " + d.Policy
+	if d.Index >= 0 {
+		s += fmt.Sprintf(" statement %d", d.Index)
+	}
+	return s
 }
 
 func scope(st Statement) string {
-	s := "on Resource " + quoteList(st.Resource)
-	if st.Resource == nil && st.NotResource != nil {
-		s = "on NotResource " + quoteList(st.NotResource)
+	var s string
+	switch {
+	case st.Resource != nil:
+		s = "on Resource " + quoteList(st.Resource)
+	case st.NotResource != nil:
+		s = "on NotResource " + quoteList(st.NotResource) + " (every resource but those)"
+	default:
+		s = "with no Resource element"
 	}
 	if st.HasCondition {
 		s += " under a Condition"
@@ -139,7 +374,14 @@ func quoteList(items []string) string {
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
-func isAllActions(a string) bool { return a == "*" || a == "*:*" }
+// isAllActions: a pattern of stars alone ("*", "**") or around the service
+// separator ("*:*") matches every action.
+func isAllActions(a string) bool {
+	rest := strings.Trim(a, "*")
+	return a != "" && (rest == "" || rest == ":" && strings.HasPrefix(a, "*") && strings.HasSuffix(a, "*"))
+}
+
+func isAllStars(s string) bool { return s != "" && strings.Trim(s, "*") == "" }
 
 func hasAny(items []string, pred func(string) bool) bool {
 	_, ok := first(items, pred)
@@ -155,11 +397,11 @@ func first(items []string, pred func(string) bool) (string, bool) {
 	return "", false
 }
 
-func contains(items []string, want string) bool {
-	for _, it := range items {
-		if it == want {
-			return true
-		}
+// arnField returns the i-th colon-separated field of an ARN, or "".
+func arnField(arn string, i int) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return ""
 	}
-	return false
+	return parts[i]
 }

@@ -42,7 +42,11 @@ type Statement struct {
 	NotAction    []string
 	Resource     []string
 	NotResource  []string
+	// HasCondition is true when a Condition tests at least one key: the
+	// statement may not apply, and the audit cannot tell.
 	HasCondition bool
+	// Principal and NotPrincipal stay raw: only trust policies use them.
+	Principal, NotPrincipal json.RawMessage
 }
 
 // ParseString parses a document as IAM's API returns it (URL-encoded, RFC
@@ -104,43 +108,84 @@ func ParseJSON(raw json.RawMessage) (*Document, error) {
 	}
 }
 
-// rawDocument mirrors the JSON grammar; elements that may take several
-// shapes stay raw until we know which one we have.
-type rawDocument struct {
-	Version   json.RawMessage `json:"Version"`
-	Statement json.RawMessage `json:"Statement"`
+// Element names IAM accepts. IAM compares them case-sensitively and
+// rejects duplicates; Go's struct decoding would match them in any case and
+// keep the last duplicate, so a document is read member by member instead,
+// and anything IAM would reject is an error naming the key.
+var (
+	documentKeys  = map[string]bool{"Version": true, "Id": true, "Statement": true}
+	statementKeys = map[string]bool{"Sid": true, "Effect": true, "Principal": true, "NotPrincipal": true,
+		"Action": true, "NotAction": true, "Resource": true, "NotResource": true, "Condition": true}
+)
+
+type member struct {
+	key   string
+	value json.RawMessage
 }
 
-type rawStatement struct {
-	Sid         json.RawMessage `json:"Sid"`
-	Effect      json.RawMessage `json:"Effect"`
-	Action      json.RawMessage `json:"Action"`
-	NotAction   json.RawMessage `json:"NotAction"`
-	Resource    json.RawMessage `json:"Resource"`
-	NotResource json.RawMessage `json:"NotResource"`
-	Condition   json.RawMessage `json:"Condition"`
+// members reads a JSON object's members in order, exactly as written. what
+// names the object in errors ("policy document", "statement 2").
+func members(data []byte, what string, allowed map[string]bool) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("%s: must be a JSON object", what)
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		key, _ := tok.(string) // object keys are always strings
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, fmt.Errorf("%s: key %q: %w", what, key, err)
+		}
+		if !allowed[key] {
+			return nil, fmt.Errorf("%s: key %q is not an IAM policy element%s", what, key, suggestKey(key, allowed))
+		}
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("%s: key %q appears twice (IAM rejects duplicate keys)", what, key)
+		}
+		out[key] = value
+	}
+	return out, nil
+}
+
+// suggestKey names the element a wrongly cased key was meant to be.
+func suggestKey(key string, allowed map[string]bool) string {
+	for k := range allowed {
+		if strings.EqualFold(k, key) {
+			return fmt.Sprintf(" (IAM element names are case-sensitive: %q)", k)
+		}
+	}
+	return ""
 }
 
 func parseJSON(data []byte) (*Document, error) {
-	var rd rawDocument
-	if err := json.Unmarshal(data, &rd); err != nil {
+	var whole json.RawMessage
+	if err := json.Unmarshal(data, &whole); err != nil {
 		return nil, fmt.Errorf("policy document is not valid JSON: %w", describeJSONError(data, err))
 	}
+	top, err := members(whole, "policy document", documentKeys)
+	if err != nil {
+		return nil, err
+	}
 	doc := &Document{}
-	if len(rd.Version) > 0 {
-		if err := json.Unmarshal(rd.Version, &doc.Version); err != nil {
+	if v, ok := top["Version"]; ok {
+		if err := json.Unmarshal(v, &doc.Version); err != nil {
 			return nil, errors.New("policy document Version must be a string")
 		}
 	}
-	stmts, err := splitStatements(rd.Statement)
+	stmts, err := splitStatements(top["Statement"])
 	if err != nil {
 		return nil, err
 	}
 	doc.Statement = make([]Statement, 0, len(stmts))
 	for i, rs := range stmts {
-		st, err := parseStatement(rs)
+		st, err := parseStatement(rs, fmt.Sprintf("statement %d", i))
 		if err != nil {
-			return nil, fmt.Errorf("statement %d: %w", i, err)
+			return nil, err
 		}
 		doc.Statement = append(doc.Statement, st)
 	}
@@ -166,55 +211,71 @@ func splitStatements(raw json.RawMessage) ([]json.RawMessage, error) {
 	}
 }
 
-func parseStatement(raw json.RawMessage) (Statement, error) {
-	var rs rawStatement
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return Statement{}, errors.New("must be a JSON object")
-	}
-	if err := json.Unmarshal(trimmed, &rs); err != nil {
+func parseStatement(raw json.RawMessage, what string) (Statement, error) {
+	el, err := members(bytes.TrimSpace(raw), what, statementKeys)
+	if err != nil {
 		return Statement{}, err
 	}
 	var st Statement
-	if len(rs.Sid) > 0 && !isNull(rs.Sid) {
-		if err := json.Unmarshal(rs.Sid, &st.Sid); err != nil {
-			return Statement{}, errors.New("Sid must be a string")
+	if v, ok := el["Sid"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &st.Sid); err != nil {
+			return Statement{}, fmt.Errorf("%s: Sid must be a string", what)
 		}
 	}
 	var effect string
-	if len(rs.Effect) == 0 || json.Unmarshal(rs.Effect, &effect) != nil {
-		return Statement{}, errors.New("Effect must be the string \"Allow\" or \"Deny\"")
+	if v, ok := el["Effect"]; !ok || json.Unmarshal(v, &effect) != nil {
+		return Statement{}, fmt.Errorf("%s: Effect must be the string \"Allow\" or \"Deny\"", what)
 	}
 	switch Effect(effect) {
 	case Allow, Deny:
 		st.Effect = Effect(effect)
 	default:
-		return Statement{}, fmt.Errorf("Effect %q is neither \"Allow\" nor \"Deny\"", effect)
+		return Statement{}, fmt.Errorf("%s: Effect %q is neither \"Allow\" nor \"Deny\"", what, effect)
 	}
-	var err error
-	if st.Action, err = stringOrList("Action", rs.Action); err != nil {
-		return Statement{}, err
-	}
-	if st.NotAction, err = stringOrList("NotAction", rs.NotAction); err != nil {
-		return Statement{}, err
-	}
-	if st.Resource, err = stringOrList("Resource", rs.Resource); err != nil {
-		return Statement{}, err
-	}
-	if st.NotResource, err = stringOrList("NotResource", rs.NotResource); err != nil {
-		return Statement{}, err
-	}
-	if st.Action == nil && st.NotAction == nil {
-		return Statement{}, errors.New("has neither Action nor NotAction")
-	}
-	if len(rs.Condition) > 0 && !isNull(rs.Condition) {
-		var cond map[string]json.RawMessage
-		if err := json.Unmarshal(rs.Condition, &cond); err != nil {
-			return Statement{}, errors.New("Condition must be an object")
+	for _, f := range []struct {
+		name string
+		dst  *[]string
+	}{{"Action", &st.Action}, {"NotAction", &st.NotAction}, {"Resource", &st.Resource}, {"NotResource", &st.NotResource}} {
+		if *f.dst, err = stringOrList(f.name, el[f.name]); err != nil {
+			return Statement{}, fmt.Errorf("%s: %w", what, err)
 		}
-		st.HasCondition = len(cond) > 0
 	}
+	switch {
+	case st.Action == nil && st.NotAction == nil:
+		return Statement{}, fmt.Errorf("%s: has neither Action nor NotAction", what)
+	case st.Action != nil && st.NotAction != nil:
+		return Statement{}, fmt.Errorf("%s: has both Action and NotAction (IAM rejects the pair)", what)
+	case st.Resource != nil && st.NotResource != nil:
+		return Statement{}, fmt.Errorf("%s: has both Resource and NotResource (IAM rejects the pair)", what)
+	}
+	if st.HasCondition, err = narrows(el["Condition"]); err != nil {
+		return Statement{}, fmt.Errorf("%s: %w", what, err)
+	}
+	st.Principal, st.NotPrincipal = el["Principal"], el["NotPrincipal"]
 	return st, nil
+}
+
+// narrows reports whether a Condition element can narrow a statement: an
+// absent, empty ({}) or operator-only ({"StringEquals":{}}) condition
+// tests nothing.
+func narrows(raw json.RawMessage) (bool, error) {
+	if len(raw) == 0 || isNull(raw) {
+		return false, nil
+	}
+	var cond map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cond); err != nil {
+		return false, errors.New("Condition must be an object")
+	}
+	for op, keys := range cond {
+		var tests map[string]json.RawMessage
+		if err := json.Unmarshal(keys, &tests); err != nil {
+			return false, fmt.Errorf("Condition operator %q must hold an object of condition keys", op)
+		}
+		if len(tests) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // stringOrList decodes an element that IAM allows as a string or an array of

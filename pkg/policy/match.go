@@ -9,6 +9,12 @@ func MatchAction(pattern, action string) bool {
 	return wildcardMatch(strings.ToLower(pattern), strings.ToLower(action))
 }
 
+// MatchResource reports whether an IAM resource pattern matches a concrete
+// ARN, with the same wildcards. ARNs are compared case-sensitively.
+func MatchResource(pattern, arn string) bool {
+	return wildcardMatch(pattern, arn)
+}
+
 // wildcardMatch is the classic linear-time glob matcher with single-star
 // backtracking; it cannot blow up on patterns like "a*a*a*a*b".
 func wildcardMatch(pattern, s string) bool {
