@@ -36,12 +36,12 @@ type Document struct {
 // Statement is one statement of a policy document. Elements that may be a
 // string or an array are normalised to slices; absent elements are nil.
 type Statement struct {
-	Sid          string
-	Effect       Effect
-	Action       []string
-	NotAction    []string
-	Resource     []string
-	NotResource  []string
+	Sid         string
+	Effect      Effect
+	Action      []string
+	NotAction   []string
+	Resource    []string
+	NotResource []string
 	// HasCondition is true when a Condition tests at least one key: the
 	// statement may not apply, and the audit cannot tell.
 	HasCondition bool
