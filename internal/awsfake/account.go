@@ -24,8 +24,11 @@ type Account struct {
 
 // Function is one Lambda function.
 type Function struct {
-	Name     string
-	Role     string // role name
+	Name string
+	Role string // role name, in this account
+	// RoleARN, when set, is the role ARN as the function gives it, in
+	// place of Role (another account, another path).
+	RoleARN  string
 	Subnets  []string
 	Tracing  bool
 	Mappings []string // event source ARNs

@@ -75,7 +75,7 @@ func Start(acct *Account, opts Options) *Server {
 		}
 	}
 	for i := range acct.Roles {
-		s.roles[acct.Roles[i].Name] = &acct.Roles[i]
+		s.roles[strings.ToLower(acct.Roles[i].Name)] = &acct.Roles[i]
 	}
 	for i := range acct.Policies {
 		s.policies[acct.Policies[i].ARN] = &acct.Policies[i]
@@ -294,8 +294,12 @@ func (s *Server) listMappings(w http.ResponseWriter, r *http.Request, region str
 }
 
 func (s *Server) renderFunction(region string, f Function) []byte {
+	roleARN := f.RoleARN
+	if roleARN == "" {
+		roleARN = s.acct.RoleARN(f.Role)
+	}
 	cfg := map[string]any{
-		"FunctionName": f.Name, "FunctionArn": s.acct.FunctionARN(region, f.Name), "Role": s.acct.RoleARN(f.Role),
+		"FunctionName": f.Name, "FunctionArn": s.acct.FunctionARN(region, f.Name), "Role": roleARN,
 		"Runtime": "python3.12", "Handler": "index.handler", "CodeSize": 1024, "Description": "", "Timeout": 30,
 		"MemorySize": 256, "LastModified": "2026-01-01T00:00:00.000+0000", "CodeSha256": "aGFzaA==", "Version": "$LATEST",
 		"TracingConfig": map[string]string{"Mode": "PassThrough"}, "PackageType": "Zip", "Architectures": []string{"arm64"},
@@ -326,7 +330,8 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 	switch op {
 	case "GetRole", "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies":
 		var ok bool
-		if role, ok = s.roles[form.Get("RoleName")]; !ok {
+		// IAM finds a role by name whatever its case.
+		if role, ok = s.roles[strings.ToLower(form.Get("RoleName"))]; !ok {
 			queryError(w, http.StatusNotFound, "NoSuchEntity", "The role with name "+form.Get("RoleName")+" cannot be found.")
 			return
 		}

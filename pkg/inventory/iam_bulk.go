@@ -20,6 +20,25 @@ type bulkIAM struct {
 	lambdaRoles map[string]bool
 }
 
+// lookup finds a role of the bulk read by ARN, as IAM does: exactly, or
+// ignoring case.
+func (b *bulkIAM) lookup() func(string) (*Role, bool) {
+	var folded map[string]*Role
+	return func(arn string) (*Role, bool) {
+		if r, ok := b.roles[arn]; ok {
+			return r, true
+		}
+		if folded == nil {
+			folded = make(map[string]*Role, len(b.roles))
+			for a, r := range b.roles {
+				folded[strings.ToLower(a)] = r
+			}
+		}
+		r, ok := folded[strings.ToLower(arn)]
+		return r, ok
+	}
+}
+
 // lambdaView is what the bulk read knows of the roles Lambda can assume:
 // those roles, and every managed policy read so far.
 func (b *bulkIAM) lambdaView(prefetched map[string]policyResult) (map[string]*Role, map[string]*ManagedPolicy) {

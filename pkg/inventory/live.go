@@ -183,24 +183,25 @@ func (l *Live) collectRegion(ctx context.Context, region string, c *collection) 
 	}
 }
 
-// collectRoles takes the functions' roles from the bulk read, or reads them
-// one by one when there is none.
+// collectRoles takes the functions' roles from the bulk read, matched as
+// IAM matches role names (whatever their case); a role that the bulk read
+// does not hold, or every role when there is no bulk read, is read one by
+// one: only IAM's own "no such entity" makes a role missing.
 func (l *Live) collectRoles(ctx context.Context, c *collection, early *earlyIAM) {
-	roleARNs := c.acct.RoleARNs()
+	unread := c.acct.RoleARNs()
 	if l.strategy() == StrategyBulk && early.err == nil {
-		for _, arn := range roleARNs {
-			if r, ok := early.bulk.roles[arn]; ok {
-				c.acct.Roles[arn] = r
-			} else {
-				c.acct.Roles[arn] = &Role{ARN: arn, Name: RoleNameFromARN(arn), Missing: true}
-			}
+		unread = c.acct.adoptRoles(early.bulk.lookup())
+		if len(unread) > 0 {
+			l.logger().Warn("roles missing from the bulk IAM read; reading them one by one", "roles", unread)
 		}
-		return
-	}
-	if early.err != nil {
+	} else if early.err != nil {
 		l.logger().Warn("bulk IAM read failed; reading roles one by one", "error", early.err)
 	}
-	l.readRoles(ctx, roleARNs, c.acct, c.addProblem)
+	read := l.readRoles(ctx, unread, c.acct.functionAccount(), c.addProblem)
+	c.acct.adoptRoles(func(arn string) (*Role, bool) {
+		r, ok := read[arn]
+		return r, ok
+	})
 }
 
 // collectPolicies reads each distinct managed policy the roles use once,

@@ -134,3 +134,56 @@ func TestThrottlingIsRetried(t *testing.T) {
 		}
 	}
 }
+
+// roleLookupAccount: AdminRole (admin) used by one function as IAM spells
+// it and by another in lower case; a third function names a role that does
+// not exist, a fourth a role in another account.
+func roleLookupAccount() *awsfake.Account {
+	admin := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	return &awsfake.Account{
+		ID: "123456789012", Regions: []string{"us-east-1"},
+		Functions: map[string][]awsfake.Function{"us-east-1": {
+			{Name: "a", Role: "AdminRole"},
+			{Name: "b", Role: "adminrole"},
+			{Name: "ghost", Role: "deleted-role"},
+			{Name: "foreign", RoleARN: "arn:aws:iam::999999999999:role/AdminRole"},
+		}},
+		Roles: []awsfake.Role{{Name: "AdminRole", Inline: []awsfake.NamedDoc{{Name: "all", Doc: admin}}}},
+	}
+}
+
+// TestRoleLookupLikeIAM: role names match whatever their case, in bulk and
+// per role; only IAM's NoSuchEntity makes a role missing; a role in another
+// account is never read from this one.
+func TestRoleLookupLikeIAM(t *testing.T) {
+	srv := awsfake.Start(roleLookupAccount(), awsfake.Options{})
+	defer srv.Close()
+	const canonical = "arn:aws:iam::123456789012:role/AdminRole"
+	for _, strategy := range []inventory.IAMStrategy{inventory.StrategyBulk, inventory.StrategyPerRole} {
+		t.Run(string(strategy), func(t *testing.T) {
+			c := fakeCollector(srv.URL)
+			c.Strategy = strategy
+			acct, err := c.Collect(context.Background(), inventory.Request{Regions: []string{"us-east-1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := audit.Evaluate(acct, audit.Options{})
+			var shared *audit.Finding
+			for i, f := range rep.Findings {
+				if f.RoleARN == canonical {
+					shared = &rep.Findings[i]
+				}
+			}
+			if shared == nil || shared.Rule != audit.RuleSharedAdminRole || shared.Severity != audit.Critical || len(shared.Functions) != 2 {
+				t.Fatalf("AdminRole under two spellings must be one critical shared-admin-role finding: %+v", rep.Findings)
+			}
+			if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "deleted-role does not exist") {
+				t.Errorf("warnings = %q, want the deleted role named", rep.Warnings)
+			}
+			if rep.Complete || len(rep.Errors) != 1 || rep.Errors[0].RoleARN != "arn:aws:iam::999999999999:role/AdminRole" ||
+				!strings.Contains(rep.Errors[0].Message, "not the audited account 123456789012") {
+				t.Errorf("a role in another account must be unevaluated: complete %v errors %+v", rep.Complete, rep.Errors)
+			}
+		})
+	}
+}

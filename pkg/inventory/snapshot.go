@@ -173,27 +173,30 @@ func loadIAM(fsys fs.FS, dir, name string, acct *Account) error {
 	if details.IsTruncated {
 		return &InputError{File: path, Err: errors.New("export is truncated (IsTruncated is true)")}
 	}
-	used := map[string]bool{}
-	for _, arn := range acct.RoleARNs() {
-		used[arn] = true
-	}
+	exported := map[string]*Role{}
+	folded := map[string]*Role{}
 	for i, rd := range *details.RoleDetailList {
 		if rd.Arn == "" {
 			return &InputError{File: path, Err: fmt.Errorf("RoleDetailList[%d] has no Arn", i)}
 		}
-		if used[rd.Arn] {
-			acct.Roles[rd.Arn] = rd.toRole()
+		r := rd.toRole()
+		exported[rd.Arn] = r
+		folded[strings.ToLower(rd.Arn)] = r
+	}
+	unmatched := acct.adoptRoles(func(arn string) (*Role, bool) {
+		if r, ok := exported[arn]; ok {
+			return r, true
 		}
+		r, ok := folded[strings.ToLower(arn)]
+		return r, ok
+	})
+	for _, arn := range unmatched {
+		// Not "missing": the export may predate the role, or the role may
+		// be in another account. Only IAM itself can say it does not exist.
+		acct.Problems = append(acct.Problems, Problem{RoleARN: arn, Message: fmt.Sprintf("the role is not in %s: exported before the role was created, or in another account; re-export, or audit live", path)})
 	}
 	needed := map[string]bool{}
-	for arn := range used {
-		role, ok := acct.Roles[arn]
-		if !ok {
-			// The export is the whole account: a role absent from it does
-			// not exist, so the functions using it run without permissions.
-			acct.Roles[arn] = &Role{ARN: arn, Name: RoleNameFromARN(arn), Missing: true}
-			continue
-		}
+	for _, role := range acct.Roles {
 		for _, p := range role.AttachedPolicyARNs {
 			needed[p] = true
 		}

@@ -68,8 +68,13 @@ func TestLoadSnapshot(t *testing.T) {
 	if _, ok := acct.Roles["arn:aws:iam::123456789012:role/unused"]; ok {
 		t.Error("a role no function uses was collected")
 	}
-	if d := acct.Roles["arn:aws:iam::123456789012:role/deleted"]; d == nil || !d.Missing {
-		t.Errorf("role absent from the export must be Missing: %+v", d)
+	// A role absent from the export is unknown, not missing: the export may
+	// predate it. It is a problem that makes the audit incomplete.
+	if d, ok := acct.Roles["arn:aws:iam::123456789012:role/deleted"]; ok {
+		t.Errorf("a role absent from the export was collected: %+v", d)
+	}
+	if len(acct.Problems) != 1 || acct.Problems[0].RoleARN != "arn:aws:iam::123456789012:role/deleted" || !strings.Contains(acct.Problems[0].Message, "is not in") {
+		t.Errorf("problems = %+v, want the absent role named", acct.Problems)
 	}
 	m := acct.Policies["arn:aws:iam::123456789012:policy/m"]
 	if m == nil || m.DefaultVersionID != "v2" || !strings.Contains(string(m.Document), "%7B") {
@@ -89,6 +94,29 @@ func TestLoadSnapshot(t *testing.T) {
 	only, err := LoadSnapshot(dir, []string{"eu-west-1"})
 	if err != nil || len(only.Functions) != 0 || len(only.Regions) != 1 {
 		t.Errorf("region filter: %+v %v", only, err)
+	}
+}
+
+// TestSnapshotMatchesRoleNamesIgnoringCase: IAM role names are unique
+// whatever their case, and Lambda keeps a role ARN as it was given.
+func TestSnapshotMatchesRoleNamesIgnoringCase(t *testing.T) {
+	dir := writeSnapshot(t, map[string]string{
+		"iam.json": `{"RoleDetailList":[{"RoleName":"AdminRole","Arn":"arn:aws:iam::123456789012:role/AdminRole","RolePolicyList":[],"AttachedManagedPolicies":[]}],"Policies":[]}`,
+		"lambda-us-east-1.json": `{"Functions":[
+			{"FunctionName":"a","FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:a","Role":"arn:aws:iam::123456789012:role/AdminRole"},
+			{"FunctionName":"b","FunctionArn":"arn:aws:lambda:us-east-1:123456789012:function:b","Role":"arn:aws:iam::123456789012:role/adminrole"}]}`,
+	})
+	acct, err := LoadSnapshot(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acct.Problems) != 0 || len(acct.Roles) != 1 || acct.Roles["arn:aws:iam::123456789012:role/AdminRole"] == nil {
+		t.Fatalf("roles %v problems %+v", acct.Roles, acct.Problems)
+	}
+	for _, f := range acct.Functions {
+		if f.RoleARN != "arn:aws:iam::123456789012:role/AdminRole" {
+			t.Errorf("%s is grouped under %s, not IAM's spelling", f.Name, f.RoleARN)
+		}
 	}
 }
 

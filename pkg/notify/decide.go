@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"strings"
 
 	"lambda-role-audit/pkg/audit"
 )
@@ -48,12 +49,15 @@ func Decide(mode string, r *audit.Report, min audit.Severity, last State) (publi
 	}
 }
 
-// StateFor is what change mode remembers of a report: its alerting findings.
+// StateFor is what change mode remembers of a report: each alerting
+// finding's id with its severity and functions. The id names the problem
+// and stays the same when it grows: a finding whose severity rises or that
+// gains a function is a change, and alerts.
 func StateFor(r *audit.Report, min audit.Severity) State {
 	alerting := r.Alerting(min)
-	ids := make([]string, len(alerting))
+	keys := make([]string, len(alerting))
 	for i, f := range alerting {
-		ids[i] = f.ID
+		keys[i] = f.ID + "|" + string(f.Severity) + "|" + strings.Join(f.Functions, ",")
 	}
-	return StateOf(ids)
+	return StateOf(keys)
 }

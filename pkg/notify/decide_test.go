@@ -7,7 +7,11 @@ import (
 )
 
 func TestDecide(t *testing.T) {
-	high := audit.Finding{ID: "lra-1", Severity: audit.High}
+	high := audit.Finding{ID: "lra-1", Severity: audit.High, Functions: []string{"f1", "f2"}}
+	critical := high
+	critical.Severity = audit.Critical
+	grown := high
+	grown.Functions = []string{"f1", "f2", "f3"}
 	low := audit.Finding{ID: "lra-2", Severity: audit.Low}
 	quiet := &audit.Report{Complete: true, Findings: []audit.Finding{low}}
 	loud := &audit.Report{Complete: true, Findings: []audit.Finding{high, low}}
@@ -28,9 +32,11 @@ func TestDecide(t *testing.T) {
 		{"always: all clear", ModeAlways, quiet, State{}, true, ""},
 		{"change: first run with findings", ModeChange, loud, State{}, true, ""},
 		{"change: first run, nothing", ModeChange, quiet, State{}, false, "findings unchanged since the last run"},
-		{"change: same set", ModeChange, loud, StateOf([]string{"lra-1"}), false, "findings unchanged since the last run"},
+		{"change: same set", ModeChange, loud, StateFor(loud, audit.Medium), false, "findings unchanged since the last run"},
+		{"change: same id, severity rose", ModeChange, &audit.Report{Complete: true, Findings: []audit.Finding{critical}}, StateFor(loud, audit.Medium), true, ""},
+		{"change: same id, a function more", ModeChange, &audit.Report{Complete: true, Findings: []audit.Finding{grown}}, StateFor(loud, audit.Medium), true, ""},
 		{"change: set changed", ModeChange, loud, StateOf([]string{"lra-9"}), true, ""},
-		{"change: all resolved", ModeChange, quiet, StateOf([]string{"lra-1"}), true, ""},
+		{"change: all resolved", ModeChange, quiet, StateFor(loud, audit.Medium), true, ""},
 		{"change: incomplete", ModeChange, partial, StateOf(nil), true, ""},
 	}
 	for _, tt := range tests {

@@ -27,7 +27,7 @@ type State struct {
 	Count  int    `json:"count"`
 }
 
-// StateOf summarises a set of alerting finding ids.
+// StateOf summarises a set of alerting findings, one key each.
 func StateOf(ids []string) State {
 	sorted := append([]string(nil), ids...)
 	sort.Strings(sorted)
