@@ -192,6 +192,20 @@ func TestRemediationPlansAndApplyOnMoto(t *testing.T) {
 	if aws.ToString(other.Configuration.Role) != testenv.RoleARN("shared-admin") {
 		t.Fatal("a refused remediation still switched the function")
 	}
+
+	// Nor is a role that looks exactly like the plan but that this tool did
+	// not make: same name, trust and policies, no tag.
+	iamc.DetachRolePolicy(context.Background(), &iam.DetachRolePolicyInput{RoleName: aws.String(otherPlan.RoleName), PolicyArn: aws.String(awsPolicy + "AdministratorAccess")})
+	for _, arn := range otherPlan.ManagedPolicyARNs {
+		iamc.AttachRolePolicy(context.Background(), &iam.AttachRolePolicyInput{RoleName: aws.String(otherPlan.RoleName), PolicyArn: aws.String(arn)})
+	}
+	if otherPlan.HasInline() {
+		iamc.PutRolePolicy(context.Background(), &iam.PutRolePolicyInput{RoleName: aws.String(otherPlan.RoleName), PolicyName: aws.String(otherPlan.InlinePolicyName), PolicyDocument: aws.String(string(otherPlan.InlinePolicy))})
+	}
+	_, stderr, code = run(t, moto.Env(), "remediate", "--function", otherPlan.FunctionARN, "--yes")
+	if code != 2 || !strings.Contains(stderr, "this tool did not create it") {
+		t.Fatalf("untagged look-alike role: exit %d %s", code, stderr)
+	}
 }
 
 // samePlan compares plans as JSON: documents are raw JSON, whose spacing

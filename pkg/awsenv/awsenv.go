@@ -19,8 +19,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/remediation"
@@ -126,6 +128,9 @@ func Collector(cfg aws.Config) *inventory.Live {
 		},
 		IAM:     iam.NewFromConfig(cfg),
 		Regions: ec2.NewFromConfig(cfg),
+		EFS: func(region string) inventory.EFSAPI {
+			return efs.NewFromConfig(cfg, func(o *efs.Options) { o.Region = region })
+		},
 	}
 }
 
@@ -134,5 +139,6 @@ func Applier(cfg aws.Config, region string) *remediation.Applier {
 	return &remediation.Applier{
 		IAM:    iam.NewFromConfig(cfg),
 		Lambda: lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = region }),
+		STS:    sts.NewFromConfig(cfg),
 	}
 }

@@ -55,6 +55,9 @@ func runRemediation(ctx context.Context, cmd string, args []string, stdout, stde
 	if *function == "" {
 		return usageError(stderr, cmd+": --function ARN is required")
 	}
+	if _, err := inventory.ParseFunctionARN(*function); err != nil {
+		return usageError(stderr, cmd+": --function: "+err.Error())
+	}
 	if format != "json" {
 		if _, err := remediation.Render(remediation.Plan{}, format); err != nil {
 			return usageError(stderr, cmd+": --format: "+err.Error())

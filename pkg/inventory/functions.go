@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
@@ -56,10 +57,11 @@ func (l *Live) listMappings(ctx context.Context, region string) ([]EventSourceMa
 // Function reads one function's configuration and event source mappings
 // (mappingsRead is false when they could not be listed).
 func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings []EventSourceMapping, mappingsRead bool, err error) {
-	region := arnRegion(arn)
-	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":function:") || !ValidRegion(region) {
-		return Function{}, nil, false, fmt.Errorf("%q is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)", arn)
+	parsed, err := ParseFunctionARN(arn)
+	if err != nil {
+		return Function{}, nil, false, err
 	}
+	region := parsed.Region
 	client := l.Lambda(region)
 	out, err := client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(arn)})
 	if err != nil {
@@ -69,6 +71,7 @@ func (l *Live) Function(ctx context.Context, arn string) (fn Function, mappings 
 		return Function{}, nil, false, fmt.Errorf("get function %s: no configuration returned", arn)
 	}
 	fn = functionFromAPI(*out.Configuration, region)
+	l.resolveFileSystems(ctx, &fn)
 	// By name: Lambda accepts a name or an ARN here, and some emulators
 	// only a name. The client is bound to the function's region.
 	in := &lambda.ListEventSourceMappingsInput{FunctionName: aws.String(fn.Name)}
@@ -126,4 +129,24 @@ func functionFromAPI(f lambdatypes.FunctionConfiguration, region string) Functio
 		fn.FileSystems = append(fn.FileSystems, FileSystem{ARN: aws.ToString(fs.Arn), LocalMountPath: aws.ToString(fs.LocalMountPath)})
 	}
 	return fn
+}
+
+// resolveFileSystems finds the file system behind each access point the
+// function mounts: EFS authorises clients on the file system's ARN, and a
+// function's configuration names only the access point. One that cannot be
+// read stays unknown, and the plan says so.
+func (l *Live) resolveFileSystems(ctx context.Context, fn *Function) {
+	for i := range fn.FileSystems {
+		fs := &fn.FileSystems[i]
+		id := fs.ARN[strings.LastIndex(fs.ARN, "/")+1:]
+		if fs.FileSystemID != "" || l.EFS == nil || !strings.Contains(fs.ARN, ":access-point/") {
+			continue
+		}
+		out, err := l.EFS(fn.Region).DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{AccessPointId: aws.String(id)})
+		if err != nil || len(out.AccessPoints) != 1 {
+			l.logger().Warn("file system of access point unread", "accessPoint", fs.ARN, "error", err)
+			continue
+		}
+		fs.FileSystemID = aws.ToString(out.AccessPoints[0].FileSystemId)
+	}
 }

@@ -49,8 +49,12 @@ type Function struct {
 
 // FileSystem is an EFS access point mounted by a function.
 type FileSystem struct {
+	// ARN is the access point's, as the function's configuration gives it.
 	ARN            string `json:"arn"`
 	LocalMountPath string `json:"localMountPath"`
+	// FileSystemID is the file system behind the access point, when it was
+	// read (EFS DescribeAccessPoints); a configuration does not name it.
+	FileSystemID string `json:"fileSystemId,omitempty"`
 }
 
 // EventSourceMapping ties a function to a stream or queue it polls.

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -26,6 +27,12 @@ type IAMAPI interface {
 	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
 	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, opts ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, opts ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
+}
+
+// EFSAPI reads the file system behind an access point (remediation plans
+// only).
+type EFSAPI interface {
+	DescribeAccessPoints(ctx context.Context, in *efs.DescribeAccessPointsInput, opts ...func(*efs.Options)) (*efs.DescribeAccessPointsOutput, error)
 }
 
 // RegionAPI lists the regions enabled for the account.
@@ -51,6 +58,10 @@ type Live struct {
 	Lambda  func(region string) LambdaAPI
 	IAM     IAMAPI
 	Regions RegionAPI
+	// EFS, when set, resolves the file systems of the access points a
+	// function mounts (Function only; a plan without it says what it
+	// could not tell).
+	EFS func(region string) EFSAPI
 	// Strategy defaults to StrategyBulk.
 	Strategy IAMStrategy
 	// IAMConcurrency bounds concurrent per-role and per-policy IAM calls.

@@ -130,8 +130,12 @@ func loadFunctions(fsys fs.FS, dir, name, region string) ([]Function, error) {
 		case !strings.HasPrefix(f.Role, "arn:") || !strings.Contains(f.Role, ":role/"):
 			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] (%s) has Role %q, which is not a role ARN", i, f.FunctionArn, f.Role)}
 		}
-		if fr := arnRegion(f.FunctionArn); fr != "" && fr != region {
-			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] (%s) is in region %s, but the file is for %s", i, f.FunctionArn, fr, region)}
+		parsed, err := ParseFunctionARN(f.FunctionArn)
+		if err != nil {
+			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d].FunctionArn: %w", i, err)}
+		}
+		if parsed.Region != region {
+			return nil, &InputError{File: path, Err: fmt.Errorf("Functions[%d] (%s) is in region %s, but the file is for %s", i, f.FunctionArn, parsed.Region, region)}
 		}
 		fn := f.toFunction(region)
 		if fn.Name == "" {

@@ -17,6 +17,9 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"lambda-role-audit/pkg/inventory"
 )
 
 // IAMAPI is what applying a plan needs from IAM: reads, and writes to the
@@ -29,6 +32,11 @@ type IAMAPI interface {
 	PutRolePolicy(ctx context.Context, in *iam.PutRolePolicyInput, opts ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 	ListRolePolicies(ctx context.Context, in *iam.ListRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
 	GetRolePolicy(ctx context.Context, in *iam.GetRolePolicyInput, opts ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+}
+
+// STSAPI tells whose credentials apply the plan.
+type STSAPI interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, opts ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 }
 
 // LambdaAPI is what applying a plan needs from Lambda.
@@ -46,6 +54,7 @@ const CreatedForTag = "lambda-role-audit:created-for"
 type Applier struct {
 	IAM    IAMAPI
 	Lambda LambdaAPI
+	STS    STSAPI
 	// Log receives one line per step.
 	Log io.Writer
 	// RoleReadyTimeout bounds the wait for IAM's eventual consistency (a
@@ -58,6 +67,9 @@ type Applier struct {
 // Apply carries out p. Running it again is harmless: a role that already
 // matches the plan is reused, and a function already on it is left alone.
 func (a *Applier) Apply(ctx context.Context, p Plan) error {
+	if err := a.checkAccount(ctx, p); err != nil {
+		return err
+	}
 	fn, err := a.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(p.FunctionARN)})
 	if err != nil {
 		return fmt.Errorf("read function %s: %w", p.FunctionARN, err)
@@ -85,6 +97,26 @@ func (a *Applier) Apply(ctx context.Context, p Plan) error {
 	return nil
 }
 
+// checkAccount refuses, before anything is read or written, a function
+// that is not in the account (and partition) of the credentials: the role
+// would be created in one account for a function in another.
+func (a *Applier) checkAccount(ctx context.Context, p Plan) error {
+	fn, err := inventory.ParseFunctionARN(p.FunctionARN)
+	if err != nil {
+		return err
+	}
+	id, err := a.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return fmt.Errorf("read the caller's account (sts:GetCallerIdentity): %w", err)
+	}
+	account, partition := aws.ToString(id.Account), strings.SplitN(aws.ToString(id.Arn), ":", 3)
+	if len(partition) < 3 || account != fn.Account || partition[1] != fn.Partition {
+		return fmt.Errorf("function %s is in account %s (partition %s), but the credentials are for account %s (%s): refusing; nothing was changed",
+			p.FunctionARN, fn.Account, fn.Partition, account, aws.ToString(id.Arn))
+	}
+	return nil
+}
+
 // ensureRole creates the role, or checks that an existing one of that name
 // is exactly what the plan describes. A mismatch is an error: the tool
 // never overwrites a role it did not plan.
@@ -108,11 +140,10 @@ func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
 		return fmt.Errorf("read role %s: %w", p.RoleName, err)
 	}
 
-	// The role exists: from an earlier run, or someone else's.
-	var problems []string
-	if !sameJSON(decodeDoc(aws.ToString(got.Role.AssumeRolePolicyDocument)), string(p.TrustPolicy)) {
-		problems = append(problems, "its trust policy differs")
-	}
+	// The role exists: from an earlier run, or someone else's. Only a role
+	// this tool made for this function, with exactly the plan's path,
+	// trust, boundary and policies, is reused; anything else is refused.
+	problems := roleDifferences(got.Role, p)
 	attached, err := a.attached(ctx, p.RoleName)
 	if err != nil {
 		return err
@@ -135,16 +166,7 @@ func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
 			problems = append(problems, "its inline policy "+name+" differs from the plan")
 		}
 	}
-	ours := false
-	for _, t := range got.Role.Tags {
-		if aws.ToString(t.Key) == CreatedForTag && aws.ToString(t.Value) == p.FunctionARN {
-			ours = true
-		}
-	}
 	complete := len(attached) == len(p.ManagedPolicyARNs) && (len(inline) == 1) == p.HasInline()
-	if !complete && !ours && len(problems) == 0 {
-		problems = append(problems, "it lacks policies the plan attaches, and this tool did not create it")
-	}
 	if len(problems) > 0 {
 		return fmt.Errorf("role %s already exists but does not match the plan (%s): refusing to change it; remove it or pick another name", p.RoleName, strings.Join(problems, "; "))
 	}
@@ -178,6 +200,31 @@ func (a *Applier) completeRole(ctx context.Context, p Plan, attached []string, h
 		a.logf("put inline policy %s", p.InlinePolicyName)
 	}
 	return nil
+}
+
+// roleDifferences lists how an existing role differs from what the plan
+// would create, in what GetRole shows.
+func roleDifferences(r *iamtypes.Role, p Plan) []string {
+	var problems []string
+	ours := false
+	for _, t := range r.Tags {
+		if aws.ToString(t.Key) == CreatedForTag && aws.ToString(t.Value) == p.FunctionARN {
+			ours = true
+		}
+	}
+	if !ours {
+		problems = append(problems, fmt.Sprintf("this tool did not create it (no %s tag naming %s)", CreatedForTag, p.FunctionARN))
+	}
+	if path := aws.ToString(r.Path); path != "" && path != "/" {
+		problems = append(problems, "its path is "+path+", not /")
+	}
+	if r.PermissionsBoundary != nil {
+		problems = append(problems, "it has the permissions boundary "+aws.ToString(r.PermissionsBoundary.PermissionsBoundaryArn)+", which the plan does not")
+	}
+	if !sameJSON(decodeDoc(aws.ToString(r.AssumeRolePolicyDocument)), string(p.TrustPolicy)) {
+		problems = append(problems, "its trust policy differs")
+	}
+	return problems
 }
 
 // switchFunction points the function at the new role, retrying while IAM

@@ -27,10 +27,11 @@ type Plan = audit.Plan
 
 // Statement is one inline statement of a plan, always on exact ARNs.
 type Statement struct {
-	Sid      string   `json:"Sid"`
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
+	Sid       string                       `json:"Sid"`
+	Effect    string                       `json:"Effect"`
+	Action    []string                     `json:"Action"`
+	Resource  []string                     `json:"Resource"`
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
 }
 
 type document struct {
@@ -120,9 +121,9 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 		stmts = append(stmts, Statement{Sid: "EnvironmentKey", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: []string{fn.KMSKeyARN}})
 	}
 	for i, fs := range fn.FileSystems {
-		stmts = append(stmts, Statement{Sid: fmt.Sprintf("FileSystem%d", i+1), Effect: "Allow",
-			Action: []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}, Resource: []string{fs.ARN}})
-		p.Unknowns = append(p.Unknowns, fmt.Sprintf("Whether the function writes to the file system mounted at %s is not in its configuration: if it only reads, drop elasticfilesystem:ClientWrite.", fs.LocalMountPath))
+		st, note := fileSystemStatement(i, fs)
+		stmts = append(stmts, st)
+		p.Unknowns = append(p.Unknowns, note...)
 	}
 	if len(stmts) > 0 {
 		b, _ := json.Marshal(document{Version: "2012-10-17", Statement: stmts}) // plain strings always marshal
@@ -132,6 +133,33 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 		p.InlinePolicy = json.RawMessage("null")
 	}
 	return p
+}
+
+// fileSystemStatement lets the function mount an EFS file system through
+// its access point. EFS authorises ClientMount and ClientWrite on the file
+// system's ARN, with the access point only as a condition key: naming the
+// access point as the resource would leave the switched function unable to
+// mount. When the file system is not known (a snapshot names only the
+// access point), the statement covers the account's file systems in that
+// region, pinned to the access point by the condition, and says so.
+func fileSystemStatement(i int, fs inventory.FileSystem) (Statement, []string) {
+	parts := strings.SplitN(fs.ARN, ":", 6)
+	if len(parts) < 6 {
+		parts = []string{"arn", "aws", "elasticfilesystem", "", "", ""}
+	}
+	fileSystem := fmt.Sprintf("arn:%s:elasticfilesystem:%s:%s:file-system/%s", parts[1], parts[3], parts[4], fs.FileSystemID)
+	var notes []string
+	if fs.FileSystemID == "" {
+		fileSystem += "*"
+		notes = append(notes, fmt.Sprintf("The file system behind access point %s is not known here: the statement allows the account's file systems in that region through that access point only; `lambda-role-audit plan` and `remediate` against the live account read it and name it exactly.", fs.ARN))
+	}
+	notes = append(notes, fmt.Sprintf("Whether the function writes to the file system mounted at %s is not in its configuration: if it only reads, drop elasticfilesystem:ClientWrite.", fs.LocalMountPath))
+	return Statement{
+		Sid: fmt.Sprintf("FileSystem%d", i+1), Effect: "Allow",
+		Action:    []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"},
+		Resource:  []string{fileSystem},
+		Condition: map[string]map[string]string{"StringEquals": {"elasticfilesystem:AccessPointArn": fs.ARN}},
+	}, notes
 }
 
 // mappingPolicy maps an event source to the managed policy that lets

@@ -92,24 +92,30 @@ func TestPlanScopesInlineStatementsToExactARNs(t *testing.T) {
 	dlqSNS := "arn:aws:sns:us-east-1:" + acct + ":cc-app-failures"
 	key := "arn:aws:kms:us-east-1:" + acct + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	ap := "arn:aws:elasticfilesystem:us-east-1:" + acct + ":access-point/fsap-0123456789abcdef0"
+	fsys := "arn:aws:elasticfilesystem:us-east-1:" + acct + ":file-system/fs-0123abcd"
+	mount := []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}
+	onAccessPoint := map[string]map[string]string{"StringEquals": {"elasticfilesystem:AccessPointArn": ap}}
 	tests := []struct {
 		name   string
 		change func(*inventory.Function)
 		want   []Statement
 	}{
-		{"sqs dead-letter queue", func(f *inventory.Function) { f.DeadLetter = dlqSQS }, []Statement{{"DeadLetterQueue", "Allow", []string{"sqs:SendMessage"}, []string{dlqSQS}}}},
-		{"sns dead-letter topic", func(f *inventory.Function) { f.DeadLetter = dlqSNS }, []Statement{{"DeadLetterTopic", "Allow", []string{"sns:Publish"}, []string{dlqSNS}}}},
-		{"environment key", func(f *inventory.Function) { f.KMSKeyARN = key }, []Statement{{"EnvironmentKey", "Allow", []string{"kms:Decrypt"}, []string{key}}}},
-		{"efs access point", func(f *inventory.Function) {
-			f.FileSystems = []inventory.FileSystem{{ARN: ap, LocalMountPath: "/mnt/data"}}
-		}, []Statement{{"FileSystem1", "Allow", []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}, []string{ap}}}},
+		{"sqs dead-letter queue", func(f *inventory.Function) { f.DeadLetter = dlqSQS }, []Statement{{"DeadLetterQueue", "Allow", []string{"sqs:SendMessage"}, []string{dlqSQS}, nil}}},
+		{"sns dead-letter topic", func(f *inventory.Function) { f.DeadLetter = dlqSNS }, []Statement{{"DeadLetterTopic", "Allow", []string{"sns:Publish"}, []string{dlqSNS}, nil}}},
+		{"environment key", func(f *inventory.Function) { f.KMSKeyARN = key }, []Statement{{"EnvironmentKey", "Allow", []string{"kms:Decrypt"}, []string{key}, nil}}},
+		// EFS authorises the file system's ARN; the access point is only a
+		// condition key. Naming the access point as the resource would
+		// leave the function unable to mount.
+		{"efs access point with its file system", func(f *inventory.Function) {
+			f.FileSystems = []inventory.FileSystem{{ARN: ap, LocalMountPath: "/mnt/data", FileSystemID: "fs-0123abcd"}}
+		}, []Statement{{"FileSystem1", "Allow", mount, []string{fsys}, onAccessPoint}}},
 		{"all together", func(f *inventory.Function) {
 			f.DeadLetter, f.KMSKeyARN = dlqSQS, key
-			f.FileSystems = []inventory.FileSystem{{ARN: ap, LocalMountPath: "/mnt/data"}}
+			f.FileSystems = []inventory.FileSystem{{ARN: ap, LocalMountPath: "/mnt/data", FileSystemID: "fs-0123abcd"}}
 		}, []Statement{
-			{"DeadLetterQueue", "Allow", []string{"sqs:SendMessage"}, []string{dlqSQS}},
-			{"EnvironmentKey", "Allow", []string{"kms:Decrypt"}, []string{key}},
-			{"FileSystem1", "Allow", []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}, []string{ap}},
+			{"DeadLetterQueue", "Allow", []string{"sqs:SendMessage"}, []string{dlqSQS}, nil},
+			{"EnvironmentKey", "Allow", []string{"kms:Decrypt"}, []string{key}, nil},
+			{"FileSystem1", "Allow", mount, []string{fsys}, onAccessPoint},
 		}},
 	}
 	for _, tt := range tests {
@@ -132,6 +138,19 @@ func TestPlanScopesInlineStatementsToExactARNs(t *testing.T) {
 				}
 			}
 		})
+	}
+	// From a snapshot the file system is unknown: every file system of the
+	// account and region, through that access point only, and said so.
+	fn := baseFn()
+	fn.FileSystems = []inventory.FileSystem{{ARN: ap, LocalMountPath: "/mnt/data"}}
+	p := New(fn, nil, true)
+	var doc document
+	if err := json.Unmarshal(p.InlinePolicy, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []Statement{{"FileSystem1", "Allow", mount, []string{"arn:aws:elasticfilesystem:us-east-1:" + acct + ":file-system/*"}, onAccessPoint}}
+	if fmt.Sprint(doc.Statement) != fmt.Sprint(want) || !strings.Contains(strings.Join(p.Unknowns, " "), "file system behind access point "+ap+" is not known") {
+		t.Errorf("unknown file system: statements %+v unknowns %q", doc.Statement, p.Unknowns)
 	}
 	if p := New(baseFn(), nil, true); string(p.InlinePolicy) != "null" {
 		t.Errorf("nothing to scope: inline policy must be null, got %s", p.InlinePolicy)
