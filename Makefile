@@ -36,9 +36,12 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
-	@cp go.mod /tmp/lra-go.mod.bak; cp go.sum /tmp/lra-go.sum.bak; $(GO) mod tidy; \
-	  if ! diff -q go.mod /tmp/lra-go.mod.bak >/dev/null || ! diff -q go.sum /tmp/lra-go.sum.bak >/dev/null; then \
-	    echo "go mod tidy changed go.mod/go.sum: commit the result" >&2; exit 1; fi
+	@# Tidiness is checked on a copy: go.mod and go.sum are never rewritten here.
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  cp go.mod go.sum "$$tmp/"; \
+	  $(GO) mod tidy -modfile="$$tmp/go.mod" && \
+	  if ! diff -q go.mod "$$tmp/go.mod" >/dev/null || ! diff -q go.sum "$$tmp/go.sum" >/dev/null; then \
+	    echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2; diff go.mod "$$tmp/go.mod" >&2; exit 1; fi
 
 # Scale benchmark: the real binary against the AWS-compatible test server
 # (50 ms per call, AWS-like throttling) at 100, 1,000 and 10,000 functions.
@@ -49,9 +52,9 @@ bench: build
 FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot ./pkg/handler:FuzzDecodeEvent
 
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; target=$${t##*:}; echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -timeout 10m $$pkg >/tmp/lra-fuzz.log 2>&1 || { cat /tmp/lra-fuzz.log; exit 1; }; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -timeout 10m $$pkg >"$$log" 2>&1 || { cat "$$log"; exit 1; }; \
 	done
 
 sample:

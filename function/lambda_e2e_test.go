@@ -76,12 +76,12 @@ func startEmulator(t *testing.T, bootstrap, rie string, env []string) *emulator 
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), bootstrap)
 	e.cmd.Env = append(os.Environ(), env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
+	testenv.DieWithParent(e.cmd)
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		e.cmd.Process.Kill()
-		e.cmd.Wait()
+		testenv.Kill(e.cmd)
 		if t.Failed() {
 			t.Logf("emulator log:\n%s", e.log.String())
 		}

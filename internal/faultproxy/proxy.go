@@ -64,6 +64,13 @@ type Proxy struct {
 	rng      *rand.Rand
 	injected map[string]int
 	seen     map[string]int
+	// budget, when positive, is how many faults one call (the same method,
+	// path, query and body: a call and its retries) can draw in all; spent
+	// counts them. With a budget below the client's retry limit, random
+	// faults slow calls down but can never make one fail, whatever order
+	// concurrent calls draw the random numbers in.
+	budget int
+	spent  map[string]int
 }
 
 // Start proxies to target, which must be a loopback URL.
@@ -75,7 +82,7 @@ func Start(target string, seed uint64) (*Proxy, error) {
 	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("faultproxy only forwards to loopback, not %s", u.Host)
 	}
-	p := &Proxy{target: u, rng: rand.New(rand.NewPCG(seed, seed+1)), injected: map[string]int{}, seen: map[string]int{}}
+	p := &Proxy{target: u, rng: rand.New(rand.NewPCG(seed, seed+1)), injected: map[string]int{}, seen: map[string]int{}, spent: map[string]int{}}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.server = httptest.NewServer(p)
 	p.URL = p.server.URL
@@ -85,12 +92,23 @@ func Start(target string, seed uint64) (*Proxy, error) {
 // Close stops the proxy.
 func (p *Proxy) Close() { p.server.Close() }
 
-// SetRules replaces the rules. Each request goes down the list: the first
-// rule that matches it and wins its probability roll applies.
+// SetRules replaces the rules and resets the fault budgets. Each request
+// goes down the list: the first rule that matches it and wins its
+// probability roll applies.
 func (p *Proxy) SetRules(rules ...Rule) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rules = rules
+	p.spent = map[string]int{}
+}
+
+// SetFaultBudget caps the faults one call and its retries can draw (0: no
+// cap), from now on.
+func (p *Proxy) SetFaultBudget(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.budget = n
+	p.spent = map[string]int{}
 }
 
 // Injected counts injected faults by "service:Operation fault".
@@ -116,12 +134,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.mu.Lock()
 	p.seen[req.Service+":"+req.Operation]++
+	call := r.Method + " " + r.URL.RequestURI() + "\x00" + string(body)
 	var rule *Rule
 	for i := range p.rules {
+		if p.budget > 0 && p.spent[call] >= p.budget {
+			break
+		}
 		if p.rules[i].matches(req, r, body) && (p.rules[i].Probability == 0 || p.rng.Float64() < p.rules[i].Probability) {
 			rule = &p.rules[i]
 			break
 		}
+	}
+	if rule != nil && p.budget > 0 {
+		p.spent[call]++
 	}
 	var status int
 	if rule != nil {

@@ -67,6 +67,7 @@ func StartMoto() (*Moto, error) {
 	cmd.Env = append(os.Environ(), "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}
@@ -85,12 +86,7 @@ func StartMoto() (*Moto, error) {
 }
 
 // Stop ends the server.
-func (m *Moto) Stop() {
-	if m.cmd.Process != nil {
-		_ = m.cmd.Process.Kill()
-		_, _ = m.cmd.Process.Wait()
-	}
-}
+func (m *Moto) Stop() { Kill(m.cmd) }
 
 // Reset wipes every resource so the next test starts from an empty account.
 func (m *Moto) Reset(t testing.TB) {

@@ -76,11 +76,30 @@ func TestRulesAndSeverities(t *testing.T) {
 		{"shared admin cancelled by deny", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", adminDoc), inline("q", denyAllDoc)}}, nil, two, RuleSharedRole, Low},
 		{"single admin cancelled by managed deny", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", adminDoc)}, AttachedPolicyARNs: []string{policyARN("d")}}, []*inventory.ManagedPolicy{managed("d", denyAllDoc)}, one, "", ""},
 		{"single harmless", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", s3Doc)}}, nil, one, "", ""},
+		// A boundary is judged with the same resource matching: one that
+		// allows iam:PutRolePolicy on the account's roles does not cap.
+		{"boundary with an escalation on a role pattern does not cap", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", adminDoc)}, BoundaryARN: policyARN("b")},
+			[]*inventory.ManagedPolicy{managed("b", `{"Statement":[{"Effect":"Allow","Action":"iam:PutRolePolicy","Resource":"arn:aws:iam::`+acctID+`:role/*"}]}`)}, two, RuleSharedAdminRole, Critical},
+		{"boundary with an escalation on other roles caps", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", adminDoc)}, BoundaryARN: policyARN("b")},
+			[]*inventory.ManagedPolicy{managed("b", `{"Statement":[{"Effect":"Allow","Action":"iam:PutRolePolicy","Resource":"arn:aws:iam::`+acctID+`:role/other-*"}]}`)}, two, RuleSharedAdminRole, Medium},
+		{"escalation on an attached policy by pattern", &inventory.Role{ARN: roleARN("r"), AttachedPolicyARNs: []string{policyARN("app-x")}},
+			[]*inventory.ManagedPolicy{managed("app-x", `{"Statement":[{"Effect":"Allow","Action":"iam:CreatePolicyVersion","Resource":"arn:aws:iam::*:policy/app-*"}]}`)}, two, RuleSharedAdminRole, High},
+		{"iam allowed inline, denied by a managed policy", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", `{"Statement":{"Effect":"Allow","Action":"iam:*","Resource":"*"}}`)}, AttachedPolicyARNs: []string{policyARN("d")}},
+			[]*inventory.ManagedPolicy{managed("d", `{"Statement":{"Effect":"Deny","Action":"iam:*","Resource":"*"}}`)}, two, RuleSharedRole, Low},
+		{"admin less IAM is near-admin", &inventory.Role{ARN: roleARN("r"), AttachedPolicyARNs: []string{"arn:aws:iam::aws:policy/AdministratorAccess", policyARN("d")}},
+			[]*inventory.ManagedPolicy{managed("d", `{"Statement":{"Effect":"Deny","Action":"iam:*","Resource":"*"}}`)}, two, RuleSharedAdminRole, High},
+		{"spoofed AWS-managed path is not well known", &inventory.Role{ARN: roleARN("r"), AttachedPolicyARNs: []string{"arn:aws:iam::" + acctID + ":policy/x:iam::aws:policy/ReadOnlyAccess"}}, nil, two, "unevaluated", ""},
 		{"url-encoded inline admin", &inventory.Role{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", `"%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D"`)}}, nil, two, RuleSharedAdminRole, Critical},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := Evaluate(account([]*inventory.Role{tt.role}, tt.policies, tt.fns...), Options{})
+			if tt.rule == "unevaluated" {
+				if rep.Complete || len(rep.Errors) != 1 || len(rep.Findings) != 0 {
+					t.Fatalf("want the role unevaluated: complete %v errors %+v findings %+v", rep.Complete, rep.Errors, rep.Findings)
+				}
+				return
+			}
 			if !rep.Complete || len(rep.Errors) != 0 {
 				t.Fatalf("report incomplete: %+v", rep.Errors)
 			}
