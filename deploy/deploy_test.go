@@ -6,8 +6,10 @@ package deploy
 import (
 	"debug/elf"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/policy"
+	"lambda-role-audit/pkg/remediation"
 )
 
 const templatePath = "../template.yaml"
@@ -236,4 +239,121 @@ func resolveIntrinsics(v any) any {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// interfaceActions lists "service:Method" for every method of the client
+// interfaces a face of the tool uses.
+func interfaceActions(service string, ifaces ...any) []string {
+	var out []string
+	for _, i := range ifaces {
+		t := reflect.TypeOf(i).Elem()
+		for m := range t.NumMethod() {
+			out = append(out, service+":"+t.Method(m).Name)
+		}
+	}
+	return out
+}
+
+func policyFile(t *testing.T, name string) (*policy.Document, map[string]bool) {
+	t.Helper()
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := policy.ParseJSON(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	actions := map[string]bool{}
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			actions[a] = true
+		}
+	}
+	return doc, actions
+}
+
+// TestCLIPolicies: the policy to run the command line live is read-only
+// and passes the audit's own rules; it and the remediate policy allow
+// every call the code makes, and nothing the code does not call.
+func TestCLIPolicies(t *testing.T) {
+	doc, actions := policyFile(t, "cli-policy.json")
+	self := policy.Subject{ARN: "arn:aws:iam::123456789012:role/auditor"}
+	if a := policy.Judge(policy.Locate(doc, 0, "cli-policy.json"), self); len(a.Grants) > 0 {
+		t.Errorf("cli-policy.json grants %s: %s", a.Grants[0].Class, a.Grants[0].Reason)
+	}
+	want := append(interfaceActions("iam", (*inventory.IAMAPI)(nil)), interfaceActions("lambda", (*inventory.LambdaAPI)(nil))...)
+	want = append(want, interfaceActions("ec2", (*inventory.RegionAPI)(nil))...)
+	want = append(want, interfaceActions("elasticfilesystem", (*inventory.EFSAPI)(nil))...)
+	checkExactly(t, "cli-policy.json", actions, want)
+	for a := range actions {
+		if !strings.Contains(a, ":Get") && !strings.Contains(a, ":List") && !strings.Contains(a, ":Describe") {
+			t.Errorf("cli-policy.json allows %s, which is not a read", a)
+		}
+	}
+
+	_, actions = policyFile(t, "remediate-policy.json")
+	want = append(interfaceActions("iam", (*remediation.IAMAPI)(nil)), interfaceActions("lambda", (*remediation.LambdaAPI)(nil))...)
+	want = append(want, interfaceActions("sts", (*remediation.STSAPI)(nil))...)
+	want = append(want, interfaceActions("elasticfilesystem", (*inventory.EFSAPI)(nil))...)
+	// CreateRole with tags needs iam:TagRole, and switching a function's
+	// role needs iam:PassRole on it.
+	want = append(want, "iam:TagRole", "iam:PassRole")
+	checkExactly(t, "remediate-policy.json", actions, want)
+}
+
+func checkExactly(t *testing.T, name string, got map[string]bool, want []string) {
+	t.Helper()
+	wanted := map[string]bool{}
+	for _, w := range want {
+		wanted[w] = true
+		if !got[w] {
+			t.Errorf("%s lacks %s, which the code calls", name, w)
+		}
+	}
+	for g := range got {
+		if !wanted[g] {
+			t.Errorf("%s allows %s, which the code does not call", name, g)
+		}
+	}
+}
+
+// TestREADMEEventsMatchFiles: each event the README shows for the console's
+// Test button is, byte for byte, the file in deploy/events/ it names.
+func TestREADMEEventsMatchFiles(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	files, err := filepath.Glob("events/manual-*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manual events: %v", err)
+	}
+	for _, f := range files {
+		name := "deploy/" + f
+		at := strings.Index(text, "`"+name+"`")
+		if at < 0 {
+			t.Errorf("README does not show %s", name)
+			continue
+		}
+		rest := text[at:]
+		open := strings.Index(rest, "```json\n")
+		end := strings.Index(rest[open+len("```json\n"):], "```")
+		if open < 0 || end < 0 {
+			t.Errorf("README shows no JSON block after %s", name)
+			continue
+		}
+		var shown []string
+		for _, line := range strings.Split(rest[open+len("```json\n"):open+len("```json\n")+end], "\n") {
+			shown = append(shown, strings.TrimPrefix(line, "  "))
+		}
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(strings.Join(shown, "\n")); got != strings.TrimSpace(string(want)) {
+			t.Errorf("README's %s differs from the file:\nREADME:\n%s\nfile:\n%s", name, got, want)
+		}
+	}
 }

@@ -262,3 +262,35 @@ func TestDemoSampleAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstRunWithoutCredentials: one line that says what is missing and
+// how to provide it, not the SDK's chain of providers; no JSON log lines.
+func TestFirstRunWithoutCredentials(t *testing.T) {
+	env := []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_CONTAINER_CREDENTIALS_FULL_URI=", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=",
+		"AWS_WEB_IDENTITY_TOKEN_FILE=", "AWS_REGION=us-east-1"}
+	stdout, stderr, code := run(t, env, "--regions", "us-east-1")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 2 || stdout != "" || len(lines) != 1 || !strings.Contains(stderr, "no usable AWS credentials") || !strings.Contains(stderr, "AWS_PROFILE") {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestRegionNotEnabledIsAUsageError: a region the account does not have is
+// said plainly, not turned into an incomplete audit; logs stay off stderr
+// unless --verbose.
+func TestRegionNotEnabledIsAUsageError(t *testing.T) {
+	moto := testenv.SharedMoto(t)
+	_, stderr, code := run(t, moto.Env(), "--regions", "us-east-9")
+	if code != 2 || !strings.Contains(stderr, "us-east-9 is not a region enabled for this account") {
+		t.Fatalf("exit %d %s", code, stderr)
+	}
+	_, stderr, code = run(t, moto.Env(), "--regions", "us-east-1")
+	if code != 0 || stderr != "" {
+		t.Fatalf("an empty account: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, _ = run(t, moto.Env(), "--regions", "us-east-1", "--verbose")
+	if !strings.Contains(stderr, `"msg":"audit done"`) {
+		t.Fatalf("--verbose must log JSON on stderr: %q", stderr)
+	}
+}

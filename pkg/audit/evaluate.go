@@ -147,7 +147,11 @@ func (rep *Report) addRole(roleARN string, role *inventory.Role, functions []str
 		return
 	}
 	if role.Missing {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("role %s does not exist; %d function(s) point at it and run without permissions", roleARN, len(functions)))
+		who := fmt.Sprintf("%d functions point at it and run", len(functions))
+		if len(functions) == 1 {
+			who = "1 function points at it and runs"
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("role %s does not exist; %s without permissions", roleARN, who))
 	}
 	if len(v.unevaluated) > 0 {
 		for _, e := range v.unevaluated {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,3 +143,27 @@ func Applier(cfg aws.Config, region string) *remediation.Applier {
 		STS:    sts.NewFromConfig(cfg),
 	}
 }
+
+// CheckCredentials makes sure the credential chain yields credentials
+// before any call is made, and says in one line how to provide them when it
+// does not: the SDK's own error is a chain of every provider it tried.
+func CheckCredentials(ctx context.Context, cfg aws.Config) error {
+	if cfg.Credentials == nil {
+		return errors.New(noCredentials)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		// The last link of the SDK's chain is the cause; when it is only
+		// that no instance role answered, the sentence above says it all.
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		if strings.Contains(msg, "IMDS") || strings.Contains(msg, "EC2 instance") {
+			return errors.New(noCredentials)
+		}
+		return fmt.Errorf("%s (%s)", noCredentials, msg)
+	}
+	return nil
+}
+
+const noCredentials = "no usable AWS credentials: set AWS_PROFILE to a profile from `aws configure` (or `aws configure sso`), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; --snapshot DIR audits an export instead"

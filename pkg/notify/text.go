@@ -52,6 +52,7 @@ func email(r *audit.Report, c Context, k int) string {
 	}
 	fmt.Fprintf(&b, "\n%s\n", render.SummaryLine(r))
 	fmt.Fprintf(&b, "Alerting on unsuppressed findings at %s or above: %d.\n", c.MinSeverity, len(r.Alerting(c.MinSeverity)))
+	render.WriteAttention(&b, r, max(k, 20))
 
 	if len(r.Findings) > 0 {
 		fmt.Fprint(&b, "\nFINDINGS\n========\n")
@@ -68,16 +69,6 @@ func email(r *audit.Report, c Context, k int) string {
 			notes = append(notes, fmt.Sprintf("below the alert threshold (%s); listed for completeness", c.MinSeverity))
 		}
 		render.WriteFinding(&b, i+1, f, notes...)
-	}
-	if len(r.Errors) > 0 {
-		fmt.Fprint(&b, "\nNOT AUDITED\n===========\n")
-		for i, e := range r.Errors {
-			if i == max(k, 20) {
-				fmt.Fprintf(&b, "  ... and %d more (see the log).\n", len(r.Errors)-i)
-				break
-			}
-			fmt.Fprintf(&b, "  - %s\n", render.ErrorLine(e))
-		}
 	}
 	if len(r.Findings) > 0 {
 		b.WriteString(remediationSteps)

@@ -110,10 +110,14 @@ func Locate(doc *Document, docIndex int, policyName string) []Located {
 // own ARN and the policies attached to it; a NotResource statement covers
 // every resource but those it lists.
 func Judge(stmts []Located, s Subject) Analysis {
-	j := newJudgement(stmts, s)
-	var a Analysis
+	all := make([]judged, len(stmts))
 	for i := range stmts {
-		st := &stmts[i]
+		all[i] = judged{Located: &stmts[i], action: lowerAll(stmts[i].Action), notAction: lowerAll(stmts[i].NotAction)}
+	}
+	j := newJudgement(all, s)
+	var a Analysis
+	for i := range all {
+		st := &all[i]
 		if st.Effect == Deny {
 			if a.Cancel == nil && isDenyAll(st.Statement) {
 				a.Cancel = &Grant{Doc: st.Doc, Index: st.Index, Sid: st.Sid, Reason: "Deny of Action \"*\" on Resource \"*\" without Condition cancels every grant"}
@@ -129,16 +133,40 @@ func Judge(stmts []Located, s Subject) Analysis {
 	return a
 }
 
+// judged is a statement with its action patterns lower-cased once: they
+// are matched against many witnesses, and IAM compares actions without
+// regard to case.
+type judged struct {
+	*Located
+	action, notAction []string
+}
+
+func lowerAll(patterns []string) []string {
+	if patterns == nil {
+		return nil
+	}
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		out[i] = strings.ToLower(p)
+	}
+	return out
+}
+
 // Witnesses stand for "any action" and "any resource" that no policy names:
 // a statement that allows them reaches beyond any list.
 const (
-	unlistedAction   = "lraunlisted:UnlistedAction"
-	unlistedResource = "arn:aws:lraunlisted:us-east-1:000000000000:unlisted/unlisted"
+	lowUnlistedAction = "lraunlisted:unlistedaction"
+	unlistedResource  = "arn:aws:lraunlisted:us-east-1:000000000000:unlisted/unlisted"
+)
+
+var (
+	lowRoleEscalation   = lowerAll(RoleEscalationActions)
+	lowPolicyEscalation = lowerAll(PolicyEscalationActions)
 )
 
 type judgement struct {
 	subject Subject
-	denies  []*Located
+	denies  []*judged
 	// actions are the witnesses of "every action": the unlisted one, every
 	// escalation action, and an instance of every action pattern a Deny
 	// names (what a Deny can remove).
@@ -151,17 +179,17 @@ type judgement struct {
 	policyTargets []string
 }
 
-func newJudgement(stmts []Located, s Subject) *judgement {
-	j := &judgement{subject: s, actions: []string{unlistedAction}, resources: []string{unlistedResource}}
-	j.actions = append(j.actions, RoleEscalationActions...)
-	j.actions = append(j.actions, PolicyEscalationActions...)
+func newJudgement(stmts []judged, s Subject) *judgement {
+	j := &judgement{subject: s, actions: []string{lowUnlistedAction}, resources: []string{unlistedResource}}
+	j.actions = append(j.actions, lowRoleEscalation...)
+	j.actions = append(j.actions, lowPolicyEscalation...)
 	for i := range stmts {
 		st := &stmts[i]
 		if st.Effect != Deny || st.HasCondition {
 			continue
 		}
 		j.denies = append(j.denies, st)
-		for _, p := range append(append([]string(nil), st.Action...), st.NotAction...) {
+		for _, p := range append(append([]string(nil), st.action...), st.notAction...) {
 			j.actions = append(j.actions, instance(p))
 		}
 		for _, p := range append(append([]string(nil), st.Resource...), st.NotResource...) {
@@ -182,7 +210,7 @@ func newJudgement(stmts []Located, s Subject) *judgement {
 }
 
 // classify says what one Allow statement still grants after the Denies.
-func (j *judgement) classify(st *Located) (Grant, bool) {
+func (j *judgement) classify(st *judged) (Grant, bool) {
 	if action, ok := first(st.Action, isAllActions); ok {
 		if j.everything(st) {
 			return Grant{Class: ClassAdmin, Unrestricted: unrestricted(st.Statement),
@@ -205,7 +233,7 @@ func (j *judgement) classify(st *Located) (Grant, bool) {
 
 // everything: the statement allows every witness action on every witness
 // resource it covers, and no Deny takes any of them away.
-func (j *judgement) everything(st *Located) bool {
+func (j *judgement) everything(st *judged) bool {
 	covered := 0
 	resources := append(append([]string(nil), j.resources...), instances(st.Resource)...)
 	for _, r := range resources {
@@ -225,13 +253,13 @@ func (j *judgement) everything(st *Located) bool {
 // allowsUnlisted: the statement allows an action no policy names on a
 // resource no policy names, and no Deny removes it. It also returns a Deny
 // that removes part of what the statement allows (for the reason), if any.
-func (j *judgement) allowsUnlisted(st *Located) (bool, *Located) {
-	if !allows(st.Statement, unlistedAction, unlistedResource) || j.denied(unlistedAction, unlistedResource) != nil {
+func (j *judgement) allowsUnlisted(st *judged) (bool, *judged) {
+	if !allows(st, lowUnlistedAction, unlistedResource) || j.denied(lowUnlistedAction, unlistedResource) != nil {
 		return false, nil
 	}
 	for _, r := range j.resources {
 		for _, a := range j.actions {
-			if d := j.denied(a, r); d != nil && allows(st.Statement, a, r) {
+			if d := j.denied(a, r); d != nil && allows(st, a, r) {
 				return true, d
 			}
 		}
@@ -241,11 +269,11 @@ func (j *judgement) allowsUnlisted(st *Located) (bool, *Located) {
 
 // escalation finds an escalation action the statement allows on the
 // subject itself or on a policy it can rewrite, that no Deny removes.
-func (j *judgement) escalation(st *Located) (Grant, bool) {
-	try := func(actions, targets []string, what func(string) string) (Grant, bool) {
-		for _, action := range actions {
+func (j *judgement) escalation(st *judged) (Grant, bool) {
+	try := func(actions, lowActions, targets []string, what func(string) string) (Grant, bool) {
+		for k, action := range actions {
 			for _, target := range targets {
-				if !allows(st.Statement, action, target) || j.denied(action, target) != nil {
+				if !allows(st, lowActions[k], target) || j.denied(lowActions[k], target) != nil {
 					continue
 				}
 				pattern, _ := first(st.Action, func(p string) bool { return MatchAction(p, action) })
@@ -264,10 +292,10 @@ func (j *judgement) escalation(st *Located) (Grant, bool) {
 	if self == "" {
 		self = "arn:aws:iam::000000000000:role/lra-unlisted-role"
 	}
-	if g, ok := try(RoleEscalationActions, []string{self}, func(string) string { return "the role itself" }); ok {
+	if g, ok := try(RoleEscalationActions, lowRoleEscalation, []string{self}, func(string) string { return "the role itself" }); ok {
 		return g, true
 	}
-	return try(PolicyEscalationActions, j.policyTargets, func(t string) string {
+	return try(PolicyEscalationActions, lowPolicyEscalation, j.policyTargets, func(t string) string {
 		if strings.HasSuffix(t, "/lra-unlisted-policy") {
 			return "every customer-managed policy of the account"
 		}
@@ -277,9 +305,9 @@ func (j *judgement) escalation(st *Located) (Grant, bool) {
 
 // denied returns the unconditional Deny that removes the action on the
 // resource, if any.
-func (j *judgement) denied(action, resource string) *Located {
+func (j *judgement) denied(action, resource string) *judged {
 	for _, d := range j.denies {
-		if allows(d.Statement, action, resource) {
+		if allows(d, action, resource) {
 			return d
 		}
 	}
@@ -287,17 +315,17 @@ func (j *judgement) denied(action, resource string) *Located {
 }
 
 // allows reports whether a statement's action and resource elements match
-// (whatever its effect).
-func allows(st Statement, action, resource string) bool {
-	return matchActions(st, action) && matchResources(st, resource)
+// (whatever its effect); action is lower-cased.
+func allows(st *judged, action, resource string) bool {
+	return matchActions(st, action) && matchResources(st.Statement, resource)
 }
 
-func matchActions(st Statement, action string) bool {
-	matched := func(p string) bool { return MatchAction(p, action) }
+func matchActions(st *judged, action string) bool {
+	matched := func(p string) bool { return wildcardMatch(p, action) }
 	if st.Action != nil {
-		return hasAny(st.Action, matched)
+		return hasAny(st.action, matched)
 	}
-	return !hasAny(st.NotAction, matched)
+	return !hasAny(st.notAction, matched)
 }
 
 func matchResources(st Statement, resource string) bool {
@@ -339,7 +367,7 @@ func instances(patterns []string) []string {
 	return out
 }
 
-func where(d *Located) string {
+func where(d *judged) string {
 	s := "the Deny in " + d.Policy
 	if d.Index >= 0 {
 		s += fmt.Sprintf(" statement %d", d.Index)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -109,81 +110,123 @@ func ParseJSON(raw json.RawMessage) (*Document, error) {
 }
 
 // Element names IAM accepts. IAM compares them case-sensitively and
-// rejects duplicates; Go's struct decoding would match them in any case and
-// keep the last duplicate, so a document is read member by member instead,
-// and anything IAM would reject is an error naming the key.
+// rejects duplicates; Go's struct decoding matches them in any case and
+// keeps the last duplicate. So the keys of each object are first read as
+// written (checkKeys), and only then is the object decoded.
 var (
 	documentKeys  = map[string]bool{"Version": true, "Id": true, "Statement": true}
 	statementKeys = map[string]bool{"Sid": true, "Effect": true, "Principal": true, "NotPrincipal": true,
 		"Action": true, "NotAction": true, "Resource": true, "NotResource": true, "Condition": true}
 )
 
-type member struct {
-	key   string
-	value json.RawMessage
+// rawDocument and rawStatement mirror the JSON grammar; elements that may
+// take several shapes stay raw until we know which one we have.
+type rawDocument struct {
+	Version   json.RawMessage `json:"Version"`
+	Statement json.RawMessage `json:"Statement"`
 }
 
-// members reads a JSON object's members in order, exactly as written. what
+type rawStatement struct {
+	Sid          json.RawMessage `json:"Sid"`
+	Effect       json.RawMessage `json:"Effect"`
+	Principal    json.RawMessage `json:"Principal"`
+	NotPrincipal json.RawMessage `json:"NotPrincipal"`
+	Action       json.RawMessage `json:"Action"`
+	NotAction    json.RawMessage `json:"NotAction"`
+	Resource     json.RawMessage `json:"Resource"`
+	NotResource  json.RawMessage `json:"NotResource"`
+	Condition    json.RawMessage `json:"Condition"`
+}
+
+// checkKeys reads the keys of a valid JSON object as written and rejects
+// one IAM would not accept: unknown, in the wrong case, or repeated. what
 // names the object in errors ("policy document", "statement 2").
-func members(data []byte, what string, allowed map[string]bool) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%s: must be a JSON object", what)
-	}
-	out := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+func checkKeys(obj []byte, what string, allowed map[string]bool) error {
+	seen := make(map[string]bool, len(allowed))
+	var bad error
+	forEachKey(obj, func(key string) bool {
+		switch {
+		case !allowed[key]:
+			bad = fmt.Errorf("%s: key %q is not an IAM policy element%s", what, key, suggestKey(key, allowed))
+		case seen[key]:
+			bad = fmt.Errorf("%s: key %q appears twice (IAM rejects duplicate keys)", what, key)
 		}
-		key, _ := tok.(string) // object keys are always strings
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, fmt.Errorf("%s: key %q: %w", what, key, err)
-		}
-		if !allowed[key] {
-			return nil, fmt.Errorf("%s: key %q is not an IAM policy element%s", what, key, suggestKey(key, allowed))
-		}
-		if _, dup := out[key]; dup {
-			return nil, fmt.Errorf("%s: key %q appears twice (IAM rejects duplicate keys)", what, key)
-		}
-		out[key] = value
-	}
-	return out, nil
+		seen[key] = true
+		return bad == nil
+	})
+	return bad
 }
 
-// suggestKey names the element a wrongly cased key was meant to be.
-func suggestKey(key string, allowed map[string]bool) string {
-	for k := range allowed {
-		if strings.EqualFold(k, key) {
-			return fmt.Sprintf(" (IAM element names are case-sensitive: %q)", k)
+// forEachKey calls fn with each top-level key of a valid JSON object, in
+// order, until fn returns false. It scans the bytes once: keys are the
+// strings at depth one that follow '{' or ','.
+func forEachKey(obj []byte, fn func(string) bool) {
+	depth, expectKey := 0, false
+	for i := 0; i < len(obj); i++ {
+		switch c := obj[i]; c {
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			end := stringEnd(obj, i)
+			if expectKey && depth == 1 {
+				key := string(obj[i+1 : end])
+				if strings.IndexByte(key, '\\') >= 0 {
+					_ = json.Unmarshal(obj[i:end+1], &key) // valid JSON: the escapes decode
+				}
+				if !fn(key) {
+					return
+				}
+			}
+			expectKey = false
+			i = end
 		}
 	}
-	return ""
+}
+
+// stringEnd returns the index of the quote that closes the string opened
+// at obj[start].
+func stringEnd(obj []byte, start int) int {
+	for i := start + 1; i < len(obj); i++ {
+		switch obj[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return len(obj) - 1
 }
 
 func parseJSON(data []byte) (*Document, error) {
-	var whole json.RawMessage
-	if err := json.Unmarshal(data, &whole); err != nil {
-		return nil, fmt.Errorf("policy document is not valid JSON: %w", describeJSONError(data, err))
+	var rd rawDocument
+	if err := json.Unmarshal(data, &rd); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, fmt.Errorf("policy document is not valid JSON: %w", describeJSONError(data, err))
+		}
+		return nil, fmt.Errorf("policy document: must be a JSON object (%v)", err)
 	}
-	top, err := members(whole, "policy document", documentKeys)
-	if err != nil {
+	if err := checkKeys(data, "policy document", documentKeys); err != nil {
 		return nil, err
 	}
 	doc := &Document{}
-	if v, ok := top["Version"]; ok {
-		if err := json.Unmarshal(v, &doc.Version); err != nil {
+	if len(rd.Version) > 0 {
+		if err := json.Unmarshal(rd.Version, &doc.Version); err != nil {
 			return nil, errors.New("policy document Version must be a string")
 		}
 	}
-	stmts, err := splitStatements(top["Statement"])
+	stmts, err := splitStatements(rd.Statement)
 	if err != nil {
 		return nil, err
 	}
 	doc.Statement = make([]Statement, 0, len(stmts))
 	for i, rs := range stmts {
-		st, err := parseStatement(rs, fmt.Sprintf("statement %d", i))
+		st, err := parseStatement(rs, "statement "+strconv.Itoa(i))
 		if err != nil {
 			return nil, err
 		}
@@ -212,18 +255,25 @@ func splitStatements(raw json.RawMessage) ([]json.RawMessage, error) {
 }
 
 func parseStatement(raw json.RawMessage, what string) (Statement, error) {
-	el, err := members(bytes.TrimSpace(raw), what, statementKeys)
-	if err != nil {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return Statement{}, fmt.Errorf("%s: must be a JSON object", what)
+	}
+	if err := checkKeys(trimmed, what, statementKeys); err != nil {
 		return Statement{}, err
 	}
+	var rs rawStatement
+	if err := json.Unmarshal(trimmed, &rs); err != nil {
+		return Statement{}, fmt.Errorf("%s: %w", what, err)
+	}
 	var st Statement
-	if v, ok := el["Sid"]; ok && !isNull(v) {
-		if err := json.Unmarshal(v, &st.Sid); err != nil {
+	if len(rs.Sid) > 0 && !isNull(rs.Sid) {
+		if err := json.Unmarshal(rs.Sid, &st.Sid); err != nil {
 			return Statement{}, fmt.Errorf("%s: Sid must be a string", what)
 		}
 	}
 	var effect string
-	if v, ok := el["Effect"]; !ok || json.Unmarshal(v, &effect) != nil {
+	if len(rs.Effect) == 0 || json.Unmarshal(rs.Effect, &effect) != nil {
 		return Statement{}, fmt.Errorf("%s: Effect must be the string \"Allow\" or \"Deny\"", what)
 	}
 	switch Effect(effect) {
@@ -232,11 +282,13 @@ func parseStatement(raw json.RawMessage, what string) (Statement, error) {
 	default:
 		return Statement{}, fmt.Errorf("%s: Effect %q is neither \"Allow\" nor \"Deny\"", what, effect)
 	}
+	var err error
 	for _, f := range []struct {
 		name string
+		raw  json.RawMessage
 		dst  *[]string
-	}{{"Action", &st.Action}, {"NotAction", &st.NotAction}, {"Resource", &st.Resource}, {"NotResource", &st.NotResource}} {
-		if *f.dst, err = stringOrList(f.name, el[f.name]); err != nil {
+	}{{"Action", rs.Action, &st.Action}, {"NotAction", rs.NotAction, &st.NotAction}, {"Resource", rs.Resource, &st.Resource}, {"NotResource", rs.NotResource, &st.NotResource}} {
+		if *f.dst, err = stringOrList(f.name, f.raw); err != nil {
 			return Statement{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -248,11 +300,21 @@ func parseStatement(raw json.RawMessage, what string) (Statement, error) {
 	case st.Resource != nil && st.NotResource != nil:
 		return Statement{}, fmt.Errorf("%s: has both Resource and NotResource (IAM rejects the pair)", what)
 	}
-	if st.HasCondition, err = narrows(el["Condition"]); err != nil {
+	if st.HasCondition, err = narrows(rs.Condition); err != nil {
 		return Statement{}, fmt.Errorf("%s: %w", what, err)
 	}
-	st.Principal, st.NotPrincipal = el["Principal"], el["NotPrincipal"]
+	st.Principal, st.NotPrincipal = rs.Principal, rs.NotPrincipal
 	return st, nil
+}
+
+// suggestKey names the element a wrongly cased key was meant to be.
+func suggestKey(key string, allowed map[string]bool) string {
+	for k := range allowed {
+		if strings.EqualFold(k, key) {
+			return fmt.Sprintf(" (IAM element names are case-sensitive: %q)", k)
+		}
+	}
+	return ""
 }
 
 // narrows reports whether a Condition element can narrow a statement: an

@@ -226,6 +226,13 @@ func TestStrictKeys(t *testing.T) {
 			t.Errorf("%s: error %v, want it to say %q", tt.doc, err, tt.want)
 		}
 	}
+	// Commas, braces and quotes inside strings and nested objects are not
+	// members of their own.
+	ok := `{"Version":"2012-10-17","Statement":[{"Sid":"a,b","Effect":"Allow","Action":["s3:Get,\"{x}\"","s3:List*"],` +
+		`"Resource":"*","Condition":{"StringEquals":{"aws:a":"v,w","aws:b":["x","y"]}}}]}`
+	if doc, err := ParseString(ok); err != nil || len(doc.Statement[0].Action) != 2 || !doc.Statement[0].HasCondition {
+		t.Errorf("valid document rejected: %v", err)
+	}
 }
 
 func TestLookupWellKnown(t *testing.T) {

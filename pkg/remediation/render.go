@@ -25,24 +25,58 @@ func Render(p Plan, format string) (string, error) {
 }
 
 // CLI renders the plan as AWS CLI commands, ready to paste: create the
-// role, attach its policies, put its inline policy, wait, and switch the
-// function. Nothing touches the old role.
+// role, attach its policies, put its inline policy, and switch the
+// function once Lambda can assume the new role. Nothing touches the old
+// role.
 func CLI(p Plan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Least-privilege execution role for %s\n", p.FunctionARN)
 	for _, u := range p.Unknowns {
 		fmt.Fprintf(&b, "# NOTE: %s\n", u)
 	}
-	fmt.Fprintf(&b, "aws iam create-role --role-name %s \\\n  --assume-role-policy-document %s\n", p.RoleName, shellQuote(compact(p.TrustPolicy)))
+	b.WriteString(retryNote)
+	writeCommands(&b, p, shellQuote(compact(p.TrustPolicy)))
+	return b.String()
+}
+
+// CLIBlock renders several plans (one finding's functions) as one block of
+// commands: what they all need to know is said once, the trust policy is
+// set once, and each function keeps its own notes.
+func CLIBlock(plans []Plan) string {
+	if len(plans) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# FIRST: %s\n", DataAccessUnknown)
+	b.WriteString(retryNote)
+	fmt.Fprintf(&b, "trust=%s\n", shellQuote(compact(plans[0].TrustPolicy)))
+	for _, p := range plans {
+		fmt.Fprintf(&b, "# %s\n", p.FunctionARN)
+		for _, u := range p.Unknowns {
+			if u != DataAccessUnknown {
+				fmt.Fprintf(&b, "# NOTE: %s\n", u)
+			}
+		}
+		trust := `"$trust"`
+		if string(p.TrustPolicy) != string(plans[0].TrustPolicy) {
+			trust = shellQuote(compact(p.TrustPolicy))
+		}
+		writeCommands(&b, p, trust)
+	}
+	return b.String()
+}
+
+const retryNote = "# A new role exists before Lambda may assume it (IAM propagates it in seconds): the switch retries until it can.\n"
+
+func writeCommands(b *strings.Builder, p Plan, trust string) {
+	fmt.Fprintf(b, "aws iam create-role --role-name %s --assume-role-policy-document %s\n", p.RoleName, trust)
 	for _, arn := range p.ManagedPolicyARNs {
-		fmt.Fprintf(&b, "aws iam attach-role-policy --role-name %s --policy-arn %s\n", p.RoleName, arn)
+		fmt.Fprintf(b, "aws iam attach-role-policy --role-name %s --policy-arn %s\n", p.RoleName, arn)
 	}
 	if p.HasInline() {
-		fmt.Fprintf(&b, "aws iam put-role-policy --role-name %s --policy-name %s \\\n  --policy-document %s\n", p.RoleName, p.InlinePolicyName, shellQuote(compact(p.InlinePolicy)))
+		fmt.Fprintf(b, "aws iam put-role-policy --role-name %s --policy-name %s --policy-document %s\n", p.RoleName, p.InlinePolicyName, shellQuote(compact(p.InlinePolicy)))
 	}
-	fmt.Fprintf(&b, "aws iam wait role-exists --role-name %s\n", p.RoleName)
-	fmt.Fprintf(&b, "aws lambda update-function-configuration --region %s --function-name %s \\\n  --role %s\n", p.Region, p.FunctionName, p.RoleARN)
-	return b.String()
+	fmt.Fprintf(b, "until aws lambda update-function-configuration --region %s --function-name %s --role %s >/dev/null; do sleep 5; done\n", p.Region, p.FunctionName, p.RoleARN)
 }
 
 // cloudFormation renders the plan as an AWS::IAM::Role resource, to paste

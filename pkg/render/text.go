@@ -12,14 +12,14 @@ import (
 	"lambda-role-audit/pkg/remediation"
 )
 
-// WriteText renders the report for a terminal: a summary line, then each
-// finding with its functions and evidence, then what could not be read.
+// WriteText renders the report for a terminal: a summary line, then what
+// needs attention before anything else (what could not be audited, roles
+// that do not exist), then each finding with its functions, evidence and
+// fix.
 func WriteText(w io.Writer, r *audit.Report) error {
 	var b strings.Builder
 	fmt.Fprintln(&b, SummaryLine(r))
-	if !r.Complete {
-		fmt.Fprintf(&b, "INCOMPLETE AUDIT: %d problem(s) kept parts of the account from being checked (see below).\n", len(r.Errors))
-	}
+	WriteAttention(&b, r, 0)
 	for i, f := range r.Findings {
 		var notes []string
 		if f.Suppressed {
@@ -27,17 +27,30 @@ func WriteText(w io.Writer, r *audit.Report) error {
 		}
 		WriteFinding(&b, i+1, f, notes...)
 	}
-	if len(r.Errors) > 0 {
-		fmt.Fprintln(&b, "\nNot audited:")
-		for _, e := range r.Errors {
-			fmt.Fprintf(&b, "  - %s\n", ErrorLine(e))
-		}
-	}
-	for _, warn := range r.Warnings {
-		fmt.Fprintf(&b, "warning: %s\n", warn)
-	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteAttention writes what the reader must know before the findings: the
+// parts of the account that were not audited, and warnings. limit bounds
+// the errors listed (0: all).
+func WriteAttention(b *strings.Builder, r *audit.Report, limit int) {
+	if !r.Complete {
+		fmt.Fprintf(b, "\nINCOMPLETE AUDIT: %s kept parts of the account from being checked:\n", Count(len(r.Errors), "problem", "problems"))
+		for i, e := range r.Errors {
+			if limit > 0 && i == limit {
+				fmt.Fprintf(b, "  ... and %d more (see the log).\n", len(r.Errors)-i)
+				break
+			}
+			fmt.Fprintf(b, "  - %s\n", ErrorLine(e))
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(b, "\nWarnings:")
+		for _, w := range r.Warnings {
+			fmt.Fprintf(b, "  - %s\n", w)
+		}
+	}
 }
 
 // WriteFinding renders one numbered finding: what it is, its functions,
@@ -48,7 +61,7 @@ func WriteFinding(b *strings.Builder, n int, f audit.Finding, notes ...string) {
 	for _, note := range notes {
 		fmt.Fprintf(b, "    %s\n", note)
 	}
-	fmt.Fprintf(b, "    role: %s\n    id:   %s\n    %s\n", f.RoleARN, f.ID, ruleDescription(f))
+	fmt.Fprintf(b, "    role %s  (finding %s)\n    %s\n", f.RoleARN, f.ID, ruleDescription(f))
 	fmt.Fprintf(b, "    functions (%d):\n", len(f.Functions))
 	for _, fn := range f.Functions {
 		fmt.Fprintf(b, "      - %s\n", fn)
@@ -59,12 +72,15 @@ func WriteFinding(b *strings.Builder, n int, f audit.Finding, notes ...string) {
 			fmt.Fprintf(b, "      - %s\n", evidenceLine(e))
 		}
 	}
-	if len(f.Remediation) > 0 {
-		fmt.Fprintln(b, "    fix: give each function its own role (these commands change nothing on the shared role):")
-		for _, p := range f.Remediation {
-			b.WriteString(indent(remediation.CLI(p), "      "))
-		}
+	if len(f.Remediation) == 0 {
+		return
 	}
+	if len(f.Functions) > 1 {
+		fmt.Fprintln(b, "    fix: give each function its own role (these commands change nothing on the shared role).")
+	} else {
+		fmt.Fprintln(b, "    fix: give the function a role of its own (these commands change nothing on its current role).")
+	}
+	b.WriteString(indent(remediation.CLIBlock(f.Remediation), "      "))
 }
 
 // indent prefixes every non-empty line of s.
@@ -88,12 +104,21 @@ func SummaryLine(r *audit.Report) string {
 	if account == "" {
 		account = "(unknown account)"
 	}
-	counts := SeverityCounts(r.Findings)
-	if counts == "" {
-		counts = "no findings"
+	found := "no findings"
+	if len(r.Findings) > 0 {
+		found = fmt.Sprintf("%s (%s)", Count(len(r.Findings), "finding", "findings"), SeverityCounts(r.Findings))
 	}
-	return fmt.Sprintf("lambda-role-audit %s: %d functions in %d regions, %d roles evaluated; %d findings (%s); audit %s",
-		account, r.Functions, len(r.Regions), r.Roles, len(r.Findings), counts, status)
+	return fmt.Sprintf("lambda-role-audit %s: %s in %s, %s evaluated; %s; audit %s",
+		account, Count(r.Functions, "function", "functions"), Count(len(r.Regions), "region", "regions"),
+		Count(r.Roles, "role", "roles"), found, status)
+}
+
+// Count renders "1 function", "2 functions".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // SeverityCounts renders "2 critical, 1 high" for unsuppressed findings,
@@ -120,15 +145,33 @@ func SeverityCounts(findings []audit.Finding) string {
 	return strings.Join(parts, ", ")
 }
 
-// ruleDescription says in a sentence what a finding means.
+// capped reports whether a permissions boundary caps the finding's role.
+func capped(f audit.Finding) bool {
+	for _, e := range f.Evidence {
+		if e.PolicyType == "permissions-boundary" && e.Class == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleDescription says in a sentence what a finding means, in the terms
+// of its case: shared or not, capped by a boundary or not.
 func ruleDescription(f audit.Finding) string {
+	n := len(f.Functions)
 	switch f.Rule {
 	case audit.RuleSharedAdminRole:
-		return fmt.Sprintf("%d functions share this execution role, and it grants admin privileges: a compromise of any one of them is a compromise of the account.", len(f.Functions))
+		if capped(f) {
+			return fmt.Sprintf("%d functions share this execution role, which grants admin privileges within a permissions boundary that caps them: a compromise of one is a compromise of every other and of what the boundary allows.", n)
+		}
+		return fmt.Sprintf("%d functions share this execution role, and it grants admin privileges: a compromise of any one of them is a compromise of the account.", n)
 	case audit.RuleAdminRole:
-		return "This function's execution role grants admin privileges."
+		if capped(f) {
+			return "This function's execution role grants admin privileges within a permissions boundary that caps them."
+		}
+		return "This function's execution role grants admin privileges: a compromise of the function is a compromise of the account."
 	case audit.RuleSharedRole:
-		return fmt.Sprintf("%d functions share this execution role (no admin privileges found); each function should have its own.", len(f.Functions))
+		return fmt.Sprintf("%d functions share this execution role (no admin privileges found); each function should have its own.", n)
 	}
 	return f.Rule
 }
@@ -168,7 +211,7 @@ func ErrorLine(e audit.Error) string {
 		s = strings.Join(where, ", ") + ": " + s
 	}
 	if len(e.Functions) > 0 {
-		s += fmt.Sprintf(" (used by %d function(s))", len(e.Functions))
+		s += fmt.Sprintf(" (used by %s)", Count(len(e.Functions), "function", "functions"))
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"lambda-role-audit/internal/awsfake"
 	"lambda-role-audit/pkg/audit"
@@ -127,5 +129,48 @@ func TestAuditPassesRegionsAndDeadlineAndFailures(t *testing.T) {
 	}
 	if !reflect.DeepEqual(res.Report.Regions, []string{"eu-west-1"}) || !res.Report.Complete {
 		t.Errorf("report regions %v complete %v", res.Report.Regions, res.Report.Complete)
+	}
+}
+
+// TestReportMatchesItsSchema: docs/report.schema.json describes the JSON
+// report exactly (no field it does not name); checked on the sample
+// account's report and on an incomplete one with errors and warnings.
+func TestReportMatchesItsSchema(t *testing.T) {
+	schema, err := jsonschema.Compile("../../docs/report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := run.Audit(context.Background(), inventory.Snapshot{Dir: "../../testdata/sample-account"}, run.Options{SuppressRoles: []string{"cc-sandbox-role"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	incomplete := audit.Evaluate(&inventory.Account{ID: "123456789012", Source: "live", Regions: []string{"us-east-1"},
+		Functions: []inventory.Function{
+			{ARN: "arn:aws:lambda:us-east-1:123456789012:function:a", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/gone"},
+			{ARN: "arn:aws:lambda:us-east-1:123456789012:function:b", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/unread"},
+		},
+		Roles:    map[string]*inventory.Role{"arn:aws:iam::123456789012:role/gone": {ARN: "arn:aws:iam::123456789012:role/gone", Missing: true}},
+		Problems: []inventory.Problem{{Region: "eu-west-1", Operation: "lambda:ListFunctions", Message: "AccessDenied"}, {RoleARN: "arn:aws:iam::123456789012:role/unread", Operation: "iam:GetRole", Message: "AccessDenied"}},
+	}, audit.Options{})
+	if incomplete.Complete || len(incomplete.Warnings) == 0 || len(incomplete.Errors) != 2 {
+		t.Fatalf("the incomplete report is not what the test needs: %+v", incomplete)
+	}
+	for name, rep := range map[string]*audit.Report{"sample": res.Report, "incomplete": incomplete} {
+		b, _ := json.Marshal(rep)
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(v); err != nil {
+			t.Errorf("%s report does not match docs/report.schema.json: %v", name, err)
+		}
+	}
+	// The schema is strict: a field it does not name fails.
+	b, _ := json.Marshal(res.Report)
+	var v map[string]any
+	json.Unmarshal(b, &v)
+	v["surprise"] = true
+	if schema.Validate(v) == nil {
+		t.Error("the schema accepts fields it does not describe")
 	}
 }
