@@ -25,6 +25,13 @@ const templatePath = "../template.yaml"
 // loadTemplate decodes template.yaml with cfn-lint's own YAML decoder, which
 // understands the short intrinsic-function tags (!Ref, !Sub, ...).
 func loadTemplate(t *testing.T) map[string]any {
+	return decodeTemplate(t, templatePath, false)
+}
+
+// decodeTemplate decodes a template; transformed, it is what CloudFormation
+// deploys: the template after the SAM transform, as cfn-lint's own copy of
+// the SAM translator produces it.
+func decodeTemplate(t *testing.T, path string, transformed bool) map[string]any {
 	t.Helper()
 	testenv.Require(t, "cfn-lint")
 	script := `import json, sys
@@ -32,8 +39,19 @@ from cfnlint.decode import decode
 tpl, matches = decode(sys.argv[1])
 if matches:
     sys.exit("\n".join(str(m) for m in matches))
+if sys.argv[2] == "transform":
+    from cfnlint.template.transforms._sam import Transform
+    tr = Transform(sys.argv[1], tpl, "us-east-1")
+    matches = tr.transform_template()
+    if matches:
+        sys.exit("\n".join(str(m) for m in matches))
+    tpl = tr._template
 json.dump(tpl, sys.stdout, default=str)`
-	out, err := exec.Command("python3", "-c", script, templatePath).Output()
+	mode := "plain"
+	if transformed {
+		mode = "transform"
+	}
+	out, err := exec.Command("python3", "-c", script, path, mode).Output()
 	if err != nil {
 		var stderr string
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -108,7 +126,7 @@ func TestAuditorRolePassesItsOwnAudit(t *testing.T) {
 		}
 		role.Inline = append(role.Inline, inventory.InlinePolicy{Name: name, Document: json.RawMessage(mustJSON(doc))})
 	}
-	for _, needed := range []string{"lambda:ListFunctions", "lambda:ListEventSourceMappings", "iam:GetAccountAuthorizationDetails", "iam:GetPolicyVersion", "ec2:DescribeRegions", "sns:Publish", "ssm:PutParameter", "kms:GenerateDataKey"} {
+	for _, needed := range []string{"lambda:ListFunctions", "lambda:ListEventSourceMappings", "iam:GetAccountAuthorizationDetails", "iam:GetPolicyVersion", "ec2:DescribeRegions", "sns:Publish", "ssm:PutParameter"} {
 		if !actions[needed] {
 			t.Errorf("the auditor role lacks %s, which the audit uses", needed)
 		}
@@ -161,14 +179,10 @@ func TestTemplateShape(t *testing.T) {
 	if a := mustJSON(get(t, res, "AuditErrorsAlarm", "Properties", "AlarmActions")); a != `[{"Ref":"AlertTopic"}]` {
 		t.Errorf("alarm actions = %s", a)
 	}
-	for name, cond := range map[string]string{"AlertEmailSubscription": "HasAlertEmail", "SlackChannel": "HasSlack", "ChatbotRole": "HasSlack"} {
+	for name, cond := range map[string]string{"AlertEmailSubscription": "HasAlertEmail", "SlackAlerts": "HasSlack"} {
 		if got := get(t, res, name, "Condition"); got != cond {
 			t.Errorf("%s condition = %v, want %s", name, got, cond)
 		}
-	}
-	guard := mustJSON(get(t, res, "SlackChannel", "Properties", "GuardrailPolicies"))
-	if strings.Contains(guard, "AdministratorAccess") || !strings.Contains(guard, "ReadOnly") {
-		t.Errorf("Chatbot guardrails = %s", guard)
 	}
 	for _, out := range []string{"AuditFunctionName", "AlertTopicArn"} {
 		get(t, tpl, "Outputs", out)
@@ -354,6 +368,158 @@ func TestREADMEEventsMatchFiles(t *testing.T) {
 		}
 		if got := strings.TrimSpace(strings.Join(shown, "\n")); got != strings.TrimSpace(string(want)) {
 			t.Errorf("README's %s differs from the file:\nREADME:\n%s\nfile:\n%s", name, got, want)
+		}
+	}
+}
+
+// resourcesOfType lists a template's resources of one type by logical id.
+func resourcesOfType(t *testing.T, tpl map[string]any, typ string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for id, r := range get(t, tpl, "Resources").(map[string]any) {
+		if get(t, r, "Type") == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// TestTransformedTemplate checks what CloudFormation deploys.
+func TestTransformedTemplate(t *testing.T) {
+	tpl := decodeTemplate(t, templatePath, true)
+	res := get(t, tpl, "Resources").(map[string]any)
+
+	// Two stacks side by side: CloudFormation names the schedule.
+	schedules := resourcesOfType(t, tpl, "AWS::Scheduler::Schedule")
+	if len(schedules) != 1 {
+		t.Fatalf("schedules: %d", len(schedules))
+	}
+	for id, s := range schedules {
+		props := get(t, s, "Properties").(map[string]any)
+		if name, ok := props["Name"]; ok {
+			t.Errorf("schedule %s is named %v: two stacks in one account would collide", id, name)
+		}
+		target := mustJSON(props["Target"])
+		for _, want := range []string{`"DeadLetterConfig":{"Arn":{"Fn::GetAtt":["ScheduleDeadLetterQueue","Arn"]}}`, `"RoleArn":{"Fn::GetAtt":["SchedulerRole","Arn"]}`} {
+			if !strings.Contains(target, want) {
+				t.Errorf("schedule target lacks %s: %s", want, target)
+			}
+		}
+		if tz := mustJSON(props["ScheduleExpressionTimezone"]); tz != `{"Ref":"ScheduleTimezone"}` {
+			t.Errorf("schedule time zone = %s", tz)
+		}
+	}
+	trust := mustJSON(get(t, res, "SchedulerRole", "Properties", "AssumeRolePolicyDocument"))
+	if !strings.Contains(trust, "scheduler.amazonaws.com") || !strings.Contains(trust, `"aws:SourceAccount":{"Ref":"AWS::AccountId"}`) {
+		t.Errorf("the scheduler's role must trust this account's scheduler only: %s", trust)
+	}
+
+	// Silence is an alarm: the schedule's dead letters and a missing run.
+	for id, want := range map[string][]string{
+		"ScheduleDeadLetterAlarm": {`"MetricName":"ApproximateNumberOfMessagesVisible"`, `"AlarmActions":[{"Ref":"AlertTopic"}]`, `"Fn::GetAtt":["ScheduleDeadLetterQueue","QueueName"]`},
+		"AuditHeartbeatAlarm":     {`"MetricName":"Invocations"`, `"ComparisonOperator":"LessThanThreshold"`, `"TreatMissingData":"breaching"`, `"AlarmActions":[{"Ref":"AlertTopic"}]`, `"EvaluationPeriods":{"Ref":"HeartbeatHours"}`},
+	} {
+		props := mustJSON(get(t, res, id, "Properties"))
+		for _, w := range want {
+			if !strings.Contains(props, w) {
+				t.Errorf("%s lacks %s: %s", id, w, props)
+			}
+		}
+	}
+
+	fn := get(t, res, "AuditFunction", "Properties")
+	if rc := mustJSON(get(t, fn, "ReservedConcurrentExecutions")); rc != `{"Fn::If":["HasReservedConcurrency",{"Ref":"ReservedConcurrency"},{"Ref":"AWS::NoValue"}]}` {
+		t.Errorf("reserved concurrency = %s", rc)
+	}
+	if d := get(t, tpl, "Parameters", "ReservedConcurrency", "Default"); d != "1" {
+		t.Errorf("reserved concurrency default = %v", d)
+	}
+	if timeout, memory := get(t, fn, "Timeout"), get(t, fn, "MemorySize"); mustJSON(timeout) != "900" || mustJSON(memory) != "512" {
+		t.Errorf("timeout %v, memory %v", timeout, memory)
+	}
+
+	// State that outlives the stack: the key and the log (the account's
+	// privilege map), the log encrypted with the key.
+	for _, id := range []string{"AlertKey", "AuditLogGroup"} {
+		if get(t, res, id, "DeletionPolicy") != "Retain" || get(t, res, id, "UpdateReplacePolicy") != "Retain" {
+			t.Errorf("%s is not retained", id)
+		}
+	}
+	if k := mustJSON(get(t, res, "AuditLogGroup", "Properties", "KmsKeyId")); k != `{"Fn::GetAtt":["AlertKey","Arn"]}` {
+		t.Errorf("log group key = %s", k)
+	}
+	keyPolicy := mustJSON(get(t, res, "AlertKey", "Properties", "KeyPolicy"))
+	if !strings.Contains(keyPolicy, `"kms:EncryptionContext:aws:logs:arn":{"Fn::Sub":"arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${AWS::StackName}-audit"}`) {
+		t.Errorf("the key policy must let CloudWatch Logs use the key for the audit's log group only: %s", keyPolicy)
+	}
+	// Publishing to the encrypted topic needs kms:GenerateDataKey and
+	// kms:Decrypt for the function's role, through SNS: the key policy
+	// grants them by naming the role, so no role statement names a key.
+	if !strings.Contains(keyPolicy, `{"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Condition":{"StringEquals":{"kms:ViaService":{"Fn::Sub":"sns.${AWS::Region}.${AWS::URLSuffix}"}}},"Effect":"Allow","Principal":{"AWS":{"Fn::GetAtt":["AuditFunctionRole","Arn"]}}`) {
+		t.Errorf("the key policy must let the function's role publish through SNS: %s", keyPolicy)
+	}
+
+	// Every role: the permissions boundary when one is given, and no KMS
+	// statement of its own.
+	for id, r := range resourcesOfType(t, tpl, "AWS::IAM::Role") {
+		if b := mustJSON(get(t, r, "Properties", "PermissionsBoundary")); b != `{"Fn::If":["HasBoundary",{"Ref":"PermissionsBoundary"},{"Ref":"AWS::NoValue"}]}` {
+			t.Errorf("role %s: permissions boundary = %s", id, b)
+		}
+		if p := mustJSON(get(t, r, "Properties").(map[string]any)["Policies"]); strings.Contains(p, `"kms:`) {
+			t.Errorf("role %s has a KMS statement (Security Hub KMS.2): %s", id, p)
+		}
+	}
+
+	// Slack: both ids or neither, and only where the service exists.
+	rule := mustJSON(get(t, tpl, "Rules", "SlackNeedsBothIds"))
+	if !strings.Contains(rule, "SlackWorkspaceId") || !strings.Contains(rule, "SlackChannelId") {
+		t.Errorf("Slack rule = %s", rule)
+	}
+	if c := mustJSON(get(t, tpl, "Conditions", "HasSlack")); !strings.Contains(c, `{"Fn::Equals":[{"Ref":"AWS::Partition"},"aws"]}`) {
+		t.Errorf("HasSlack must require the aws partition: %s", c)
+	}
+	if typ := get(t, res, "SlackAlerts", "Type"); typ != "AWS::CloudFormation::Stack" {
+		t.Errorf("SlackAlerts is %v", typ)
+	}
+
+	// Publishable in the Serverless Application Repository.
+	meta := get(t, tpl, "Metadata", "AWS::ServerlessRepo::Application").(map[string]any)
+	for _, k := range []string{"Name", "Description", "Author", "SpdxLicenseId", "LicenseUrl", "ReadmeUrl", "Labels", "HomePageUrl", "SemanticVersion", "SourceCodeUrl"} {
+		if _, ok := meta[k]; !ok {
+			t.Errorf("ServerlessRepo metadata lacks %s", k)
+		}
+	}
+	license, err := os.ReadFile(filepath.Join("..", meta["LicenseUrl"].(string)))
+	if err != nil || meta["SpdxLicenseId"] != "Apache-2.0" || !strings.Contains(string(license), "Apache License") {
+		t.Errorf("license %v: %v", meta["SpdxLicenseId"], err)
+	}
+}
+
+// TestSlackTemplate: the nested Slack stack gives the chat service a
+// read-only role with read-only guardrails.
+func TestSlackTemplate(t *testing.T) {
+	tpl := decodeTemplate(t, "slack.yaml", false)
+	res := get(t, tpl, "Resources").(map[string]any)
+	guard := mustJSON(get(t, res, "SlackChannel", "Properties", "GuardrailPolicies"))
+	if strings.Contains(guard, "AdministratorAccess") || !strings.Contains(guard, "ReadOnly") {
+		t.Errorf("guardrails = %s", guard)
+	}
+	if b := mustJSON(get(t, res, "ChatbotRole", "Properties", "PermissionsBoundary")); !strings.Contains(b, "HasBoundary") {
+		t.Errorf("chat role boundary = %s", b)
+	}
+}
+
+// TestCfnLintEverywhere: informational checks included, and the template
+// in a commercial, a GovCloud and a China region (where Slack is left out).
+func TestCfnLintEverywhere(t *testing.T) {
+	testenv.Require(t, "cfn-lint")
+	for _, args := range [][]string{
+		{"-c", "I", "--", templatePath},
+		{"-c", "I", "--", "slack.yaml"},
+		{"--regions", "us-east-1", "us-gov-west-1", "cn-north-1", "--", templatePath},
+	} {
+		if out, err := exec.Command("cfn-lint", args...).CombinedOutput(); err != nil {
+			t.Errorf("cfn-lint %v: %v\n%s", args, err, out)
 		}
 	}
 }

@@ -243,14 +243,12 @@ func TestRegionThatKeepsFailingIsGivenUpQuickly(t *testing.T) {
 	)
 	rep, code := runJSON(t, env, "--regions", "us-east-1,eu-west-1,ap-east-1")
 	// Bounded by calls, not by the clock: the region answering 5xx is tried
-	// exactly FailureAttempts times. A reset can also be retried once by
-	// the HTTP transport itself, under each of the SDK's attempts.
-	injected := proxy.Injected()
-	if got := injected["lambda:ListFunctions server-error"]; got != awsenv.FailureAttempts {
+	// exactly FailureAttempts times. (Resets are not counted: Go's HTTP
+	// transport itself replays a request whose reused connection drops,
+	// as often as it has idle connections; the SDK's count is in the
+	// error message checked below.)
+	if got := proxy.Injected()["lambda:ListFunctions server-error"]; got != awsenv.FailureAttempts {
 		t.Errorf("eu-west-1 ListFunctions drew %d server errors, want %d: a dead region must be given up after %d attempts", got, awsenv.FailureAttempts, awsenv.FailureAttempts)
-	}
-	if got := injected["lambda:ListFunctions reset"]; got < awsenv.FailureAttempts || got > 2*awsenv.FailureAttempts {
-		t.Errorf("ap-east-1 ListFunctions drew %d resets, want %d to %d", got, awsenv.FailureAttempts, 2*awsenv.FailureAttempts)
 	}
 	if code != 2 || rep.Complete || len(rep.Errors) != 2 || strings.Join(rep.Regions, ",") != "us-east-1" {
 		t.Fatalf("exit %d complete %v regions %v errors %+v", code, rep.Complete, rep.Regions, rep.Errors)

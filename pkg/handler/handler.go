@@ -28,21 +28,25 @@ type Handler struct {
 // Summary is the invocation's compact result, readable in the console's
 // Test output.
 type Summary struct {
-	Complete  bool           `json:"complete"`
-	AccountID string         `json:"accountId,omitempty"`
-	Regions   int            `json:"regions"`
-	Functions int            `json:"functions"`
-	Findings  audit.Summary  `json:"findings"`
-	Alerting  int            `json:"alerting"`
-	Highest   string         `json:"highestSeverity,omitempty"`
-	Errors    []string       `json:"errors,omitempty"`
-	Mode      string         `json:"notify"`
-	Published bool           `json:"published"`
-	MessageID string         `json:"messageId,omitempty"`
-	Reason    string         `json:"reason,omitempty"`
-	Shortened int            `json:"omittedFromAlert,omitempty"`
-	Report    *audit.Report  `json:"report,omitempty"`
-	Timing    map[string]int `json:"timingMs,omitempty"`
+	Complete  bool          `json:"complete"`
+	AccountID string        `json:"accountId,omitempty"`
+	Regions   int           `json:"regions"`
+	Functions int           `json:"functions"`
+	Findings  audit.Summary `json:"findings"`
+	Alerting  int           `json:"alerting"`
+	Highest   string        `json:"highestSeverity,omitempty"`
+	Errors    []string      `json:"errors,omitempty"`
+	Mode      string        `json:"notify"`
+	Published bool          `json:"published"`
+	MessageID string        `json:"messageId,omitempty"`
+	Reason    string        `json:"reason,omitempty"`
+	Shortened int           `json:"omittedFromAlert,omitempty"`
+	Report    *audit.Report `json:"report,omitempty"`
+	// OmittedFromResponse counts findings a dry run's report leaves out to
+	// fit Lambda's response limit; ReportNote says where they are.
+	OmittedFromResponse int            `json:"omittedFromResponse,omitempty"`
+	ReportNote          string         `json:"reportNote,omitempty"`
+	Timing              map[string]int `json:"timingMs,omitempty"`
 }
 
 // Handle is the Lambda entry point.
@@ -73,7 +77,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	sum.Timing = map[string]int{"collect": int(collectTime.Milliseconds())}
 	if req.DryRun {
 		sum.Reason = "dry run: nothing published"
-		sum.Report = rep
+		sum.Report, sum.OmittedFromResponse = responseReport(rep, maxResponseReportBytes)
+		if sum.OmittedFromResponse > 0 {
+			sum.ReportNote = omittedNote(sum.OmittedFromResponse, h.Config)
+		}
 		return sum, nil
 	}
 	return h.notify(ctx, rep, mode, sum)
