@@ -25,6 +25,10 @@ type Options struct {
 	// Prepared holds verdicts worked out while the account was still being
 	// collected (see Prepare); roles it covers are not judged again.
 	Prepared *Prepared
+	// Escalations are the paths by which roles that hold no admin
+	// themselves reach a principal that does, by role ARN (pkg/escalation
+	// finds them): such a role grants admin, class escalation.
+	Escalations map[string]*Escalation
 }
 
 // Prepared is the judgement of roles made ahead of Evaluate.
@@ -92,7 +96,11 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 	verdicts := judgeAll(roleARNs, acct, managed, roleProblems, opts.Prepared)
 	for i, roleARN := range roleARNs {
 		if !roleProblems[roleARN] {
-			rep.addRole(roleARN, acct.Roles[roleARN], sorted(byRole[roleARN]), verdicts[i], suppressed)
+			v := verdicts[i]
+			if esc := opts.Escalations[roleARN]; esc != nil && len(v.unevaluated) == 0 && !v.grantsAdmin() {
+				v.addEscalation(roleARN, esc)
+			}
+			rep.addRole(roleARN, acct.Roles[roleARN], sorted(byRole[roleARN]), v, suppressed)
 		}
 	}
 
@@ -256,6 +264,30 @@ func (v verdict) evidence() []Evidence {
 		out = append(out, *v.boundary)
 	}
 	return out
+}
+
+// addEscalation records a path to admin as the role's grant. The cancel
+// evidence goes: a role that reaches admin elsewhere is not cancelled by
+// denying itself everything.
+func (v *verdict) addEscalation(roleARN string, esc *Escalation) {
+	var first StatementRef
+	var reason string
+	switch {
+	case len(esc.Steps) > 0 && len(esc.Steps[0].AllowedBy) > 0:
+		first = esc.Steps[0].AllowedBy[0]
+		reason = fmt.Sprintf("the role can become admin in %d step(s) through other principals: %s", len(esc.Steps), esc.Admin)
+	case esc.Via != nil:
+		first = *esc.Via
+		reason = "the role is admin-equivalent: " + esc.Admin
+	default:
+		return
+	}
+	if esc.Conditional() {
+		reason += " (conditional: a step depends on a Condition)"
+	}
+	v.grants = []Evidence{{Policy: first.Policy, PolicyType: first.PolicyType, VersionID: first.VersionID, StatementIndex: first.StatementIndex,
+		Sid: first.Sid, Class: policy.ClassEscalation, Reason: reason, Path: esc.Steps}}
+	v.cancel = nil
 }
 
 // judgeRole reads every identity policy of a role together, its inline

@@ -258,3 +258,33 @@ func TestPreparedVerdictsChangeNothing(t *testing.T) {
 		t.Fatalf("findings = %+v", got.Findings)
 	}
 }
+
+// TestEscalationPathsGrantAdmin: a role that holds no admin itself but has
+// a path to a principal that does is reported as granting admin (class
+// escalation, high when shared, medium alone), with the path as evidence.
+func TestEscalationPathsGrantAdmin(t *testing.T) {
+	path := &Escalation{Admin: "role admin holds admin", Steps: []PathStep{{From: roleARN("r"), To: roleARN("admin"), Actions: []string{"sts:AssumeRole"},
+		AllowedBy: []StatementRef{{Policy: "p", PolicyType: "inline", StatementIndex: 0}}}}}
+	for _, tt := range []struct {
+		fns      []inventory.Function
+		rule     string
+		severity Severity
+	}{
+		{[]inventory.Function{fn("us-east-1", "a", "r"), fn("us-east-1", "b", "r")}, RuleSharedAdminRole, High},
+		{[]inventory.Function{fn("us-east-1", "a", "r")}, RuleAdminRole, Medium},
+	} {
+		acct := account([]*inventory.Role{{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", `{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}`)}}}, nil, tt.fns...)
+		rep := Evaluate(acct, Options{Escalations: map[string]*Escalation{roleARN("r"): path}})
+		if len(rep.Findings) != 1 {
+			t.Fatalf("findings: %+v", rep.Findings)
+		}
+		f := rep.Findings[0]
+		if f.Rule != tt.rule || f.Severity != tt.severity || f.Evidence[0].Class != "escalation" || len(f.Evidence[0].Path) != 1 ||
+			!strings.Contains(f.Evidence[0].Reason, "become admin in 1 step") {
+			t.Errorf("finding: %+v", f)
+		}
+		if plain := Evaluate(acct, Options{}); len(tt.fns) == 1 && len(plain.Findings) != 0 {
+			t.Errorf("without the path the role is clean: %+v", plain.Findings)
+		}
+	}
+}

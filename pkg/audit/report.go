@@ -109,6 +109,53 @@ type Evidence struct {
 	// Unrestricted: the statement applies to Resource "*" with no Condition.
 	Unrestricted bool   `json:"unrestricted,omitempty"`
 	Reason       string `json:"reason"`
+	// Path is how the role becomes admin through other principals, step
+	// by step, for an admin-equivalent role (class escalation).
+	Path []PathStep `json:"path,omitempty"`
+}
+
+// Escalation is how a role that holds no admin itself reaches a principal
+// that does: the shortest path, found by pkg/escalation.
+type Escalation struct {
+	Steps []PathStep
+	// Admin says why the last principal of the path is admin; with no
+	// steps, why the role itself is (it can rewrite its own or another
+	// principal's permissions), and Via is the statement that lets it.
+	Admin string
+	Via   *StatementRef
+}
+
+// Conditional reports whether any step depends on a Condition the audit
+// cannot evaluate.
+func (e *Escalation) Conditional() bool {
+	for _, s := range e.Steps {
+		if s.Conditional {
+			return true
+		}
+	}
+	return false
+}
+
+// PathStep is one step of an escalation path: what From does, allowed by
+// which statements, to act as To.
+type PathStep struct {
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Actions []string `json:"actions"`
+	// AllowedBy names, for each action in order, the statement that allows
+	// it (a trust policy for an assumed role's own consent).
+	AllowedBy   []StatementRef `json:"allowedBy"`
+	Conditional bool           `json:"conditional,omitempty"`
+	Note        string         `json:"note,omitempty"`
+}
+
+// StatementRef points at one statement of one policy.
+type StatementRef struct {
+	Policy         string `json:"policy"`
+	PolicyType     string `json:"policyType"`
+	VersionID      string `json:"versionId,omitempty"`
+	StatementIndex int    `json:"statementIndex"`
+	Sid            string `json:"sid,omitempty"`
 }
 
 // FindingID is a stable fingerprint of a rule and a role, so the same

@@ -46,14 +46,72 @@ type cliMapping struct {
 }
 
 type cliAuthorizationDetails struct {
-	RoleDetailList *[]cliRoleDetail `json:"RoleDetailList"`
-	Policies       []cliPolicy      `json:"Policies"`
-	IsTruncated    bool             `json:"IsTruncated"`
+	RoleDetailList  *[]cliRoleDetail `json:"RoleDetailList"`
+	UserDetailList  []cliUserDetail  `json:"UserDetailList"`
+	GroupDetailList []cliGroupDetail `json:"GroupDetailList"`
+	Policies        []cliPolicy      `json:"Policies"`
+	IsTruncated     bool             `json:"IsTruncated"`
+}
+
+type cliNamedPolicy struct {
+	PolicyName     string          `json:"PolicyName"`
+	PolicyDocument json.RawMessage `json:"PolicyDocument"`
+}
+
+type cliAttached struct {
+	PolicyArn string `json:"PolicyArn"`
+}
+
+type cliUserDetail struct {
+	UserName                string           `json:"UserName"`
+	Arn                     string           `json:"Arn"`
+	UserPolicyList          []cliNamedPolicy `json:"UserPolicyList"`
+	AttachedManagedPolicies []cliAttached    `json:"AttachedManagedPolicies"`
+	GroupList               []string         `json:"GroupList"`
+	PermissionsBoundary     *struct {
+		PermissionsBoundaryArn string `json:"PermissionsBoundaryArn"`
+	} `json:"PermissionsBoundary"`
+}
+
+type cliGroupDetail struct {
+	GroupName               string           `json:"GroupName"`
+	Arn                     string           `json:"Arn"`
+	GroupPolicyList         []cliNamedPolicy `json:"GroupPolicyList"`
+	AttachedManagedPolicies []cliAttached    `json:"AttachedManagedPolicies"`
+}
+
+func (u cliUserDetail) toUser() *User {
+	user := &User{ARN: u.Arn, Name: u.UserName, Groups: u.GroupList}
+	for _, p := range u.UserPolicyList {
+		user.Inline = append(user.Inline, InlinePolicy{Name: p.PolicyName, Document: p.PolicyDocument})
+	}
+	for _, p := range u.AttachedManagedPolicies {
+		user.AttachedPolicyARNs = append(user.AttachedPolicyARNs, p.PolicyArn)
+	}
+	if u.PermissionsBoundary != nil {
+		user.BoundaryARN = u.PermissionsBoundary.PermissionsBoundaryArn
+	}
+	return user
+}
+
+func (g cliGroupDetail) toGroup() *Group {
+	group := &Group{ARN: g.Arn, Name: g.GroupName}
+	for _, p := range g.GroupPolicyList {
+		group.Inline = append(group.Inline, InlinePolicy{Name: p.PolicyName, Document: p.PolicyDocument})
+	}
+	for _, p := range g.AttachedManagedPolicies {
+		group.AttachedPolicyARNs = append(group.AttachedPolicyARNs, p.PolicyArn)
+	}
+	return group
 }
 
 type cliRoleDetail struct {
-	RoleName       string `json:"RoleName"`
-	Arn            string `json:"Arn"`
+	RoleName                 string          `json:"RoleName"`
+	Arn                      string          `json:"Arn"`
+	AssumeRolePolicyDocument json.RawMessage `json:"AssumeRolePolicyDocument"`
+	InstanceProfileList      []struct {
+		Arn string `json:"Arn"`
+	} `json:"InstanceProfileList"`
 	RolePolicyList []struct {
 		PolicyName     string          `json:"PolicyName"`
 		PolicyDocument json.RawMessage `json:"PolicyDocument"`
@@ -127,6 +185,10 @@ func (r cliRoleDetail) toRole() *Role {
 			role.Tags[t.Key] = t.Value
 		}
 	}
+	if len(r.AssumeRolePolicyDocument) > 0 && string(r.AssumeRolePolicyDocument) != "null" {
+		role.TrustPolicy = r.AssumeRolePolicyDocument
+	}
+	role.InstanceProfile = len(r.InstanceProfileList) > 0
 	return role
 }
 

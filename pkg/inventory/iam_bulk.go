@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +13,8 @@ import (
 
 type bulkIAM struct {
 	roles    map[string]*Role
+	users    map[string]*User
+	groups   map[string]*Group
 	policies map[string]*ManagedPolicy
 	// lambdaRoles are the roles whose trust policy names Lambda: the only
 	// ones a function can use.
@@ -58,21 +59,20 @@ func (b *bulkIAM) lambdaView(prefetched map[string]policyResult) (map[string]*Ro
 	return roles, policies
 }
 
-// lambdaAWSManaged lists the AWS-managed policies (absent from the bulk
-// read) attached to roles Lambda can assume, to fetch them early.
-func (b *bulkIAM) lambdaAWSManaged() []string {
-	seen := map[string]bool{}
+func (b *bulkIAM) directory() *Directory {
+	return &Directory{Roles: b.roles, Users: b.users, Groups: b.groups}
+}
+
+// awsManaged lists the AWS-managed policies (absent from the bulk read)
+// that any principal attaches, to fetch them early: escalation paths run
+// through every principal, not only the functions' roles.
+func (b *bulkIAM) awsManaged() []string {
 	var out []string
-	for arn := range b.lambdaRoles {
-		r := b.roles[arn]
-		for _, p := range append(append([]string(nil), r.AttachedPolicyARNs...), r.BoundaryARN) {
-			if p != "" && !seen[p] && b.policies[p] == nil {
-				seen[p] = true
-				out = append(out, p)
-			}
+	for _, p := range b.directory().AttachedPolicies() {
+		if b.policies[p] == nil {
+			out = append(out, p)
 		}
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -80,9 +80,11 @@ func (b *bulkIAM) lambdaAWSManaged() []string {
 // customer managed policies. AWS-managed policies are left out on purpose:
 // an account uses a few of them, and they are fetched one by one.
 func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
-	out := &bulkIAM{roles: map[string]*Role{}, policies: map[string]*ManagedPolicy{}, lambdaRoles: map[string]bool{}}
+	out := &bulkIAM{roles: map[string]*Role{}, users: map[string]*User{}, groups: map[string]*Group{},
+		policies: map[string]*ManagedPolicy{}, lambdaRoles: map[string]bool{}}
 	in := &iam.GetAccountAuthorizationDetailsInput{
-		Filter:   []iamtypes.EntityType{iamtypes.EntityTypeRole, iamtypes.EntityTypeLocalManagedPolicy},
+		Filter: []iamtypes.EntityType{iamtypes.EntityTypeRole, iamtypes.EntityTypeUser, iamtypes.EntityTypeGroup,
+			iamtypes.EntityTypeLocalManagedPolicy},
 		MaxItems: aws.Int32(1000),
 	}
 	for {
@@ -97,6 +99,14 @@ func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
 			if strings.Contains(aws.ToString(rd.AssumeRolePolicyDocument), "lambda.amazonaws.com") {
 				out.lambdaRoles[r.ARN] = true
 			}
+		}
+		for _, ud := range page.UserDetailList {
+			u := userFromDetail(ud)
+			out.users[u.ARN] = u
+		}
+		for _, gd := range page.GroupDetailList {
+			g := groupFromDetail(gd)
+			out.groups[g.ARN] = g
 		}
 		for _, p := range page.Policies {
 			for _, v := range p.PolicyVersionList {
@@ -127,7 +137,36 @@ func roleFromDetail(rd iamtypes.RoleDetail) *Role {
 		r.BoundaryARN = aws.ToString(rd.PermissionsBoundary.PermissionsBoundaryArn)
 	}
 	r.Tags = tagMap(rd.Tags)
+	if rd.AssumeRolePolicyDocument != nil {
+		r.TrustPolicy = jsonString(rd.AssumeRolePolicyDocument)
+	}
+	r.InstanceProfile = len(rd.InstanceProfileList) > 0
 	return r
+}
+
+func userFromDetail(ud iamtypes.UserDetail) *User {
+	u := &User{ARN: aws.ToString(ud.Arn), Name: aws.ToString(ud.UserName), Groups: ud.GroupList}
+	for _, p := range ud.UserPolicyList {
+		u.Inline = append(u.Inline, InlinePolicy{Name: aws.ToString(p.PolicyName), Document: jsonString(p.PolicyDocument)})
+	}
+	for _, p := range ud.AttachedManagedPolicies {
+		u.AttachedPolicyARNs = append(u.AttachedPolicyARNs, aws.ToString(p.PolicyArn))
+	}
+	if ud.PermissionsBoundary != nil {
+		u.BoundaryARN = aws.ToString(ud.PermissionsBoundary.PermissionsBoundaryArn)
+	}
+	return u
+}
+
+func groupFromDetail(gd iamtypes.GroupDetail) *Group {
+	g := &Group{ARN: aws.ToString(gd.Arn), Name: aws.ToString(gd.GroupName)}
+	for _, p := range gd.GroupPolicyList {
+		g.Inline = append(g.Inline, InlinePolicy{Name: aws.ToString(p.PolicyName), Document: jsonString(p.PolicyDocument)})
+	}
+	for _, p := range gd.AttachedManagedPolicies {
+		g.AttachedPolicyARNs = append(g.AttachedPolicyARNs, aws.ToString(p.PolicyArn))
+	}
+	return g
 }
 
 func tagMap(tags []iamtypes.Tag) map[string]string {

@@ -68,6 +68,9 @@ func (l *Live) readRole(ctx context.Context, arn string) (*Role, string, error) 
 	}
 	arn, name = canonical, aws.ToString(got.Role.RoleName)
 	role := &Role{ARN: arn, Name: name, Tags: tagMap(got.Role.Tags)}
+	if got.Role.AssumeRolePolicyDocument != nil {
+		role.TrustPolicy = jsonString(got.Role.AssumeRolePolicyDocument)
+	}
 	if got.Role.PermissionsBoundary != nil {
 		role.BoundaryARN = aws.ToString(got.Role.PermissionsBoundary.PermissionsBoundaryArn)
 	}

@@ -31,6 +31,65 @@ type Account struct {
 	// Problems is everything that could not be read. Any problem makes the
 	// audit incomplete.
 	Problems []Problem `json:"problems,omitempty"`
+	// Directory is every principal of the account, for escalation paths
+	// through other roles, users and groups; nil when only the functions'
+	// own roles could be read (the per-role strategy). Policies then also
+	// holds every managed policy these principals attach.
+	Directory *Directory `json:"directory,omitempty"`
+}
+
+// Directory is the account's principals, by ARN.
+type Directory struct {
+	Roles  map[string]*Role  `json:"roles"`
+	Users  map[string]*User  `json:"users"`
+	Groups map[string]*Group `json:"groups"`
+}
+
+// User is an IAM user with its identity policies and groups.
+type User struct {
+	ARN                string         `json:"arn"`
+	Name               string         `json:"name"`
+	Inline             []InlinePolicy `json:"inlinePolicies,omitempty"`
+	AttachedPolicyARNs []string       `json:"attachedPolicies,omitempty"`
+	BoundaryARN        string         `json:"permissionsBoundary,omitempty"`
+	// Groups are the names of the groups the user is in.
+	Groups []string `json:"groups,omitempty"`
+}
+
+// Group is an IAM group with its policies.
+type Group struct {
+	ARN                string         `json:"arn"`
+	Name               string         `json:"name"`
+	Inline             []InlinePolicy `json:"inlinePolicies,omitempty"`
+	AttachedPolicyARNs []string       `json:"attachedPolicies,omitempty"`
+}
+
+// AttachedPolicies lists every managed policy the directory's principals
+// attach or use as a boundary, once each.
+func (d *Directory) AttachedPolicies() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(arns ...string) {
+		for _, a := range arns {
+			if a != "" && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	for _, r := range d.Roles {
+		add(r.AttachedPolicyARNs...)
+		add(r.BoundaryARN)
+	}
+	for _, u := range d.Users {
+		add(u.AttachedPolicyARNs...)
+		add(u.BoundaryARN)
+	}
+	for _, g := range d.Groups {
+		add(g.AttachedPolicyARNs...)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Function is one Lambda function ($LATEST configuration).
@@ -80,6 +139,11 @@ type Role struct {
 	// Missing is set when IAM says the role does not exist: the function
 	// points at a deleted role and runs with no permissions at all.
 	Missing bool `json:"missing,omitempty"`
+	// TrustPolicy is who may assume the role, as received.
+	TrustPolicy json.RawMessage `json:"trustPolicy,omitempty"`
+	// InstanceProfile is set when the role is in an instance profile: code
+	// on an EC2 instance can run as it.
+	InstanceProfile bool `json:"instanceProfile,omitempty"`
 }
 
 // InlinePolicy is a policy embedded in a role.

@@ -138,7 +138,7 @@ func (l *Live) startIAMRead(ctx context.Context, onRead func(map[string]*Role, m
 	go func() {
 		defer close(e.done)
 		if e.bulk, e.err = l.readBulk(ctx); e.err == nil {
-			e.prefetched = l.fetchPolicies(ctx, e.bulk.lambdaAWSManaged())
+			e.prefetched = l.fetchPolicies(ctx, e.bulk.awsManaged())
 			if onRead != nil {
 				onRead(e.bulk.lambdaView(e.prefetched))
 			}
@@ -215,8 +215,9 @@ func (l *Live) collectRoles(ctx context.Context, c *collection, early *earlyIAM)
 	})
 }
 
-// collectPolicies reads each distinct managed policy the roles use once,
-// however many roles use it, taking what the early read already has.
+// collectPolicies reads each distinct managed policy the roles (and, with
+// a bulk read, every principal) use once, however many use it, taking what
+// the early read already has.
 func (l *Live) collectPolicies(ctx context.Context, acct *Account, early *earlyIAM) {
 	needed := map[string]bool{}
 	for _, r := range acct.Roles {
@@ -225,6 +226,12 @@ func (l *Live) collectPolicies(ctx context.Context, acct *Account, early *earlyI
 		}
 		if r.BoundaryARN != "" {
 			needed[r.BoundaryARN] = true
+		}
+	}
+	if early.bulk != nil {
+		acct.Directory = early.bulk.directory()
+		for _, p := range acct.Directory.AttachedPolicies() {
+			needed[p] = true
 		}
 	}
 	results := map[string]policyResult{}

@@ -177,18 +177,31 @@ func loadIAM(fsys fs.FS, dir, name string, acct *Account) error {
 	if details.IsTruncated {
 		return &InputError{File: path, Err: errors.New("export is truncated (IsTruncated is true)")}
 	}
-	exported := map[string]*Role{}
+	principals := &Directory{Roles: map[string]*Role{}, Users: map[string]*User{}, Groups: map[string]*Group{}}
 	folded := map[string]*Role{}
 	for i, rd := range *details.RoleDetailList {
 		if rd.Arn == "" {
 			return &InputError{File: path, Err: fmt.Errorf("RoleDetailList[%d] has no Arn", i)}
 		}
 		r := rd.toRole()
-		exported[rd.Arn] = r
+		principals.Roles[rd.Arn] = r
 		folded[strings.ToLower(rd.Arn)] = r
 	}
+	for i, ud := range details.UserDetailList {
+		if ud.Arn == "" {
+			return &InputError{File: path, Err: fmt.Errorf("UserDetailList[%d] has no Arn", i)}
+		}
+		principals.Users[ud.Arn] = ud.toUser()
+	}
+	for i, gd := range details.GroupDetailList {
+		if gd.Arn == "" {
+			return &InputError{File: path, Err: fmt.Errorf("GroupDetailList[%d] has no Arn", i)}
+		}
+		principals.Groups[gd.Arn] = gd.toGroup()
+	}
+	acct.Directory = principals
 	unmatched := acct.adoptRoles(func(arn string) (*Role, bool) {
-		if r, ok := exported[arn]; ok {
+		if r, ok := principals.Roles[arn]; ok {
 			return r, true
 		}
 		r, ok := folded[strings.ToLower(arn)]
@@ -200,13 +213,8 @@ func loadIAM(fsys fs.FS, dir, name string, acct *Account) error {
 		acct.Problems = append(acct.Problems, Problem{RoleARN: arn, Message: fmt.Sprintf("the role is not in %s: exported before the role was created, or in another account; re-export, or audit live", path)})
 	}
 	needed := map[string]bool{}
-	for _, role := range acct.Roles {
-		for _, p := range role.AttachedPolicyARNs {
-			needed[p] = true
-		}
-		if role.BoundaryARN != "" {
-			needed[role.BoundaryARN] = true
-		}
+	for _, p := range principals.AttachedPolicies() {
+		needed[p] = true
 	}
 	for i, p := range details.Policies {
 		if p.Arn == "" {

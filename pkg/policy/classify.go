@@ -43,6 +43,7 @@ var (
 		"iam:PutRolePolicy",
 		"iam:UpdateAssumeRolePolicy",
 		"iam:DeleteRolePermissionsBoundary",
+		"iam:PutRolePermissionsBoundary",
 	}
 	PolicyEscalationActions = []string{
 		"iam:CreatePolicyVersion",
@@ -201,7 +202,7 @@ func newJudgement(stmts []judged, s Subject) *judgement {
 		partition = "aws"
 	}
 	for _, p := range s.ManagedPolicies {
-		if !isAWSManaged(p) {
+		if !IsAWSManaged(p) {
 			j.policyTargets = append(j.policyTargets, p)
 		}
 	}
@@ -432,4 +433,101 @@ func arnField(arn string, i int) string {
 		return ""
 	}
 	return parts[i]
+}
+
+// Evaluator answers "may this principal do that?" for one principal's
+// statements, as IAM evaluates identity policies: an Allow matches and no
+// unconditional Deny does. Patterns are lower-cased once, for many
+// questions.
+type Evaluator struct {
+	all    []judged
+	denies []*judged
+}
+
+// NewEvaluator prepares a principal's statements for questions.
+func NewEvaluator(stmts []Located) *Evaluator {
+	e := &Evaluator{all: make([]judged, len(stmts))}
+	for i := range stmts {
+		e.all[i] = judged{Located: &stmts[i], action: lowerAll(stmts[i].Action), notAction: lowerAll(stmts[i].NotAction)}
+		if stmts[i].Effect == Deny && !stmts[i].HasCondition {
+			e.denies = append(e.denies, &e.all[i])
+		}
+	}
+	return e
+}
+
+// MayAllow is a cheap first look: some Allow statement names the action at
+// all, whatever the resource.
+func (e *Evaluator) MayAllow(action string) bool {
+	action = strings.ToLower(action)
+	for i := range e.all {
+		if st := &e.all[i]; st.Effect == Allow && matchActions(st, action) {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed returns the statement that allows the action on the resource,
+// preferring one without a Condition, or nil.
+func (e *Evaluator) Allowed(action, resource string) *Located {
+	action = strings.ToLower(action)
+	if e.denied(action, resource) {
+		return nil
+	}
+	var conditional *Located
+	for i := range e.all {
+		st := &e.all[i]
+		if st.Effect != Allow || !allows(st, action, resource) {
+			continue
+		}
+		if !st.HasCondition {
+			return st.Located
+		}
+		if conditional == nil {
+			conditional = st.Located
+		}
+	}
+	return conditional
+}
+
+// AllowedSomewhere returns the statement that allows the action on some
+// resource no Deny removes: for actions that create what they act on, whose
+// name the caller chooses to fit the pattern.
+func (e *Evaluator) AllowedSomewhere(action string) *Located {
+	low := strings.ToLower(action)
+	var conditional *Located
+	for i := range e.all {
+		st := &e.all[i]
+		if st.Effect != Allow || !matchActions(st, low) {
+			continue
+		}
+		for _, r := range append([]string{unlistedResource}, instances(st.Resource)...) {
+			if matchResources(st.Statement, r) && !e.denied(low, r) {
+				if !st.HasCondition {
+					return st.Located
+				}
+				if conditional == nil {
+					conditional = st.Located
+				}
+				break
+			}
+		}
+	}
+	return conditional
+}
+
+// Denied reports whether an unconditional Deny removes the action on the
+// resource, whatever else allows it (a resource policy, say).
+func (e *Evaluator) Denied(action, resource string) bool {
+	return e.denied(strings.ToLower(action), resource)
+}
+
+func (e *Evaluator) denied(action, resource string) bool {
+	for _, d := range e.denies {
+		if allows(d, action, resource) {
+			return true
+		}
+	}
+	return false
 }

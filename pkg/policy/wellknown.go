@@ -41,7 +41,7 @@ var wellKnown = map[string]WellKnown{
 // "aws" as the account field. A customer policy whose path merely contains
 // that text is not AWS-managed.
 func LookupWellKnown(arn string) (WellKnown, bool) {
-	if !isAWSManaged(arn) {
+	if !IsAWSManaged(arn) {
 		return WellKnown{}, false
 	}
 	name := strings.SplitN(arn, ":", 6)[5][len("policy/"):]
@@ -50,9 +50,9 @@ func LookupWellKnown(arn string) (WellKnown, bool) {
 	return wk, ok
 }
 
-// isAWSManaged reports whether an ARN is an AWS-managed policy's:
+// IsAWSManaged reports whether an ARN is an AWS-managed policy's:
 // arn:<partition>:iam::aws:policy/... and nothing else.
-func isAWSManaged(arn string) bool {
+func IsAWSManaged(arn string) bool {
 	parts := strings.SplitN(arn, ":", 6)
 	return len(parts) == 6 && parts[0] == "arn" && strings.HasPrefix(parts[1], "aws") &&
 		parts[2] == "iam" && parts[3] == "" && parts[4] == "aws" && strings.HasPrefix(parts[5], "policy/") &&

@@ -70,6 +70,9 @@ func WriteFinding(b *strings.Builder, n int, f audit.Finding, notes ...string) {
 		fmt.Fprintln(b, "    evidence:")
 		for _, e := range f.Evidence {
 			fmt.Fprintf(b, "      - %s\n", evidenceLine(e))
+			for i, step := range e.Path {
+				fmt.Fprintf(b, "          %d. %s\n", i+1, StepLine(step))
+			}
 		}
 	}
 	if len(f.Remediation) == 0 {
@@ -192,6 +195,41 @@ func evidenceLine(e audit.Evidence) string {
 		return fmt.Sprintf("%s: %s — %s", e.Class, where, e.Reason)
 	}
 	return fmt.Sprintf("%s — %s", where, e.Reason)
+}
+
+// StepLine renders one step of an escalation path on one line: who does
+// what, allowed by which statements, to act as whom.
+func StepLine(s audit.PathStep) string {
+	var by []string
+	for _, r := range s.AllowedBy {
+		ref := r.PolicyType + " policy " + r.Policy
+		if r.StatementIndex >= 0 {
+			ref += fmt.Sprintf(" statement %d", r.StatementIndex)
+		}
+		by = append(by, ref)
+	}
+	line := fmt.Sprintf("%s: %s (allowed by %s) -> %s", principalLabel(s.From), strings.Join(s.Actions, " + "), strings.Join(by, "; "), principalLabel(s.To))
+	if s.Note != "" {
+		line += "; " + s.Note
+	}
+	if s.Conditional {
+		line += " [conditional]"
+	}
+	return line
+}
+
+// principalLabel names a role, user or group ARN briefly.
+func principalLabel(arn string) string {
+	for _, kind := range []string{":role/", ":user/", ":group/"} {
+		if i := strings.Index(arn, kind); i >= 0 {
+			name := arn[i+len(kind):]
+			if j := strings.LastIndex(name, "/"); j >= 0 {
+				name = name[j+1:]
+			}
+			return strings.Trim(kind, ":/") + " " + name
+		}
+	}
+	return arn
 }
 
 // ErrorLine renders one thing the audit could not see.

@@ -1,8 +1,9 @@
 // Package run is one audit, the same for every face of the tool: the
 // command line and the scheduled function both call Audit. It collects
 // (judging roles as soon as the IAM data is in, while functions are still
-// being listed), evaluates the rules with suppressions, and adds the
-// remediation plans: collect → evaluate → plan. Reporting and notifying
+// being listed), searches the account for escalation paths, evaluates the
+// rules with suppressions, and adds the remediation plans:
+// collect → evaluate → plan. Reporting and notifying
 // stay with the caller.
 package run
 
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"lambda-role-audit/pkg/audit"
+	"lambda-role-audit/pkg/escalation"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/remediation"
 )
@@ -68,7 +70,11 @@ func Audit(ctx context.Context, src Source, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	collected := now().Sub(start)
-	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: opts.SuppressRoles, Now: now, Prepared: prepared})
+	// Roles that hold no admin themselves may still reach a principal
+	// that does: the whole account is searched for such paths.
+	paths := escalation.Find(acct)
+	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: opts.SuppressRoles, Now: now, Prepared: prepared, Escalations: paths.Escalations})
+	rep.Warnings = append(rep.Warnings, paths.Warnings...)
 	remediation.AttachPlans(rep, acct)
 	return Result{Report: rep, Collect: collected}, nil
 }

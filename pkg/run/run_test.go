@@ -155,7 +155,16 @@ func TestReportMatchesItsSchema(t *testing.T) {
 	if incomplete.Complete || len(incomplete.Warnings) == 0 || len(incomplete.Errors) != 2 {
 		t.Fatalf("the incomplete report is not what the test needs: %+v", incomplete)
 	}
-	for name, rep := range map[string]*audit.Report{"sample": res.Report, "incomplete": incomplete} {
+	withPath := audit.Evaluate(&inventory.Account{ID: "123456789012", Source: "snapshot", Regions: []string{"us-east-1"},
+		Functions: []inventory.Function{{ARN: "arn:aws:lambda:us-east-1:123456789012:function:a", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/r"}},
+		Roles:     map[string]*inventory.Role{"arn:aws:iam::123456789012:role/r": {ARN: "arn:aws:iam::123456789012:role/r", Name: "r"}},
+	}, audit.Options{Escalations: map[string]*audit.Escalation{"arn:aws:iam::123456789012:role/r": {Admin: "role admin holds admin", Steps: []audit.PathStep{{
+		From: "arn:aws:iam::123456789012:role/r", To: "arn:aws:iam::123456789012:role/admin", Actions: []string{"sts:AssumeRole"}, Conditional: true,
+		AllowedBy: []audit.StatementRef{{Policy: "arn:aws:iam::123456789012:role/admin", PolicyType: "trust", StatementIndex: 0}}}}}}})
+	if len(withPath.Findings) != 1 || len(withPath.Findings[0].Evidence[0].Path) != 1 {
+		t.Fatalf("the report with a path is not what the test needs: %+v", withPath.Findings)
+	}
+	for name, rep := range map[string]*audit.Report{"sample": res.Report, "incomplete": incomplete, "escalation path": withPath} {
 		b, _ := json.Marshal(rep)
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil {
