@@ -105,7 +105,9 @@ func (s *search) assume(n *node, t *targets) *edge {
 			if !ok {
 				continue
 			}
-			ts := trustFor(r, func(a string) bool { return a == "*" || a == s.p.account || strings.HasSuffix(a, ":"+s.p.account+":root") })
+			ts := trustFor(r, func(a string) bool {
+				return a == "*" || a == s.p.account || strings.HasSuffix(a, ":"+s.p.account+":root")
+			})
 			best = nearest(best, &edge{to: r, actions: []string{"sts:AssumeRole"}, allowedBy: []audit.StatementRef{n.ref(st), ts.ref},
 				conditional: st.HasCondition || ts.conditional, note: "its trust policy trusts the account"})
 		}
