@@ -25,6 +25,9 @@ type Options struct {
 	// Prepared holds verdicts worked out while the account was still being
 	// collected (see Prepare); roles it covers are not judged again.
 	Prepared *Prepared
+	// Parsed shares parsed documents with the rest of the audit (nil: parse
+	// here).
+	Parsed *policy.Parsed
 	// Escalations are the paths by which roles that hold no admin
 	// themselves reach a principal that does, by role ARN (pkg/escalation
 	// finds them): such a role grants admin, class escalation.
@@ -41,13 +44,13 @@ type Prepared struct {
 // live collection has the IAM data long before its last function page, and
 // judging (mostly parsing documents) then costs no wall time. A role whose
 // policies were not all at hand is left for Evaluate.
-func Prepare(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) *Prepared {
+func Prepare(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy, parsed *policy.Parsed) *Prepared {
 	arns := make([]string, 0, len(roles))
 	for arn := range roles {
 		arns = append(arns, arn)
 	}
 	sort.Strings(arns)
-	managed := &managedCache{policies: policies, done: map[string]*managedResult{}}
+	managed := &managedCache{policies: policies, done: map[string]*managedResult{}, parsed: parsed}
 	verdicts := judgeAll(arns, &inventory.Account{Roles: roles, Policies: policies}, managed, nil, nil)
 	// Remember which role each verdict was made from: a role replaced
 	// since (a later read) is judged again.
@@ -84,7 +87,7 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 	policyProblems, roleProblems := rep.recordProblems(acct.Problems, byRole)
 
 	// Many roles attach the same managed policies: analyse each once.
-	managed := &managedCache{policies: acct.Policies, problems: policyProblems, done: map[string]*managedResult{}}
+	managed := &managedCache{policies: acct.Policies, problems: policyProblems, done: map[string]*managedResult{}, parsed: opts.Parsed}
 	suppressed := map[string]bool{}
 	for _, s := range opts.SuppressRoles {
 		suppressed[s] = true
@@ -312,7 +315,7 @@ func judgeRole(role *inventory.Role, managed *managedCache) verdict {
 		sources = append(sources, ev)
 	}
 	for _, in := range role.Inline {
-		doc, err := policy.ParseJSON(in.Document)
+		doc, err := managed.parsed.JSON(in.Document)
 		if err != nil {
 			v.unevaluated = append(v.unevaluated, Error{Message: fmt.Sprintf("inline policy %q: %v", in.Name, err)})
 			continue
@@ -436,6 +439,7 @@ type managedResult struct {
 // filled (want, then fill in parallel) before roles are judged, and only
 // read while they are.
 type managedCache struct {
+	parsed   *policy.Parsed
 	policies map[string]*inventory.ManagedPolicy
 	problems map[string]inventory.Problem
 	done     map[string]*managedResult
@@ -450,7 +454,7 @@ func (c *managedCache) want(arn string) {
 }
 
 func (c *managedCache) fill(arn string) {
-	*c.done[arn] = managedDocument(arn, c.policies, c.problems)
+	*c.done[arn] = managedDocument(arn, c.policies, c.problems, c.parsed)
 }
 
 func (c *managedCache) result(arn string) *managedResult { return c.done[arn] }
@@ -458,9 +462,9 @@ func (c *managedCache) result(arn string) *managedResult { return c.done[arn] }
 // managedDocument parses a managed policy's default version, falling back
 // to the well-known table for AWS-managed policies whose document is not at
 // hand. A policy known neither way is an error: the role is unevaluated.
-func managedDocument(arn string, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem) managedResult {
+func managedDocument(arn string, policies map[string]*inventory.ManagedPolicy, problems map[string]inventory.Problem, parsed *policy.Parsed) managedResult {
 	if mp, ok := policies[arn]; ok && len(mp.Document) > 0 {
-		doc, err := policy.ParseJSON(mp.Document)
+		doc, err := parsed.JSON(mp.Document)
 		if err != nil {
 			return managedResult{err: &Error{PolicyARN: arn, Message: fmt.Sprintf("managed policy %s version %s: %v", arn, mp.DefaultVersionID, err)}}
 		}

@@ -241,7 +241,7 @@ func TestPreparedVerdictsChangeNothing(t *testing.T) {
 		fn("us-east-1", "d", "unknown"), fn("us-east-1", "e", "harmless"), fn("us-east-1", "f", "harmless"))
 	now := func() time.Time { return time.Time{} }
 
-	prepared := Prepare(acct.Roles, map[string]*inventory.ManagedPolicy{policyARN("m"): acct.Policies[policyARN("m")]})
+	prepared := Prepare(acct.Roles, map[string]*inventory.ManagedPolicy{policyARN("m"): acct.Policies[policyARN("m")]}, nil)
 	if _, ok := prepared.verdicts[roleARN("unknown")]; ok {
 		t.Fatal("a role whose policy was not yet read must not be prepared")
 	}

@@ -65,14 +65,18 @@ var existingCompute = []existing{
 
 // step finds the edge from n to the nearest admin principal indexed in t.
 func (s *search) step(n *node, t *targets) *edge {
-	var best *edge
-	for _, find := range []func(*node, *targets) *edge{s.assume, s.updateTrust, s.takeUser, s.joinGroup, s.passRole, s.updateCode, s.existingCompute} {
+	best := s.assume(n, t)
+	if !n.moves {
+		return best
+	}
+	for _, find := range []func(*node, *targets) *edge{s.updateTrust, s.takeUser, s.joinGroup, s.passRole, s.updateCode, s.existingCompute} {
 		best = nearest(best, find(n, t))
 	}
 	return best
 }
 
-// nearest keeps the candidate edge to the closest target.
+// Targets come nearest first (newTargets): each search below returns the
+// first edge it finds. nearest picks among the searches.
 func nearest(best, e *edge) *edge {
 	if e != nil && (best == nil || e.to.dist < best.to.dist || (e.to.dist == best.to.dist && e.to.arn < best.to.arn)) {
 		return e
@@ -92,8 +96,9 @@ func (s *search) assume(n *node, t *targets) *edge {
 		ts := trustFor(r, func(a string) bool { return a == n.arn })
 		best = nearest(best, &edge{to: r, actions: []string{"sts:AssumeRole"}, allowedBy: []audit.StatementRef{ts.ref},
 			conditional: ts.conditional, note: "its trust policy names " + n.label()})
+		break
 	}
-	if !n.perms.MayAllow("sts:AssumeRole") {
+	if !n.may("sts:AssumeRole") {
 		return best
 	}
 	for _, group := range [][]*node{t.trustRoot, t.trustStar} {
@@ -110,6 +115,7 @@ func (s *search) assume(n *node, t *targets) *edge {
 			})
 			best = nearest(best, &edge{to: r, actions: []string{"sts:AssumeRole"}, allowedBy: []audit.StatementRef{n.ref(st), ts.ref},
 				conditional: st.HasCondition || ts.conditional, note: "its trust policy trusts the account"})
+			break
 		}
 	}
 	return best
@@ -130,31 +136,31 @@ func trustFor(r *node, match func(string) bool) trustStatement {
 
 // updateTrust: rewrite a role's trust to let n in, then assume it.
 func (s *search) updateTrust(n *node, t *targets) *edge {
-	if !n.perms.MayAllow("iam:UpdateAssumeRolePolicy") || !n.perms.MayAllow("sts:AssumeRole") {
+	if !n.may("iam:UpdateAssumeRolePolicy") || !n.may("sts:AssumeRole") {
 		return nil
 	}
-	var best *edge
 	for _, r := range t.roles {
 		if r == n {
 			continue
 		}
 		if e := s.all(n, r, []string{"iam:UpdateAssumeRolePolicy", "sts:AssumeRole"}, r.arn, "rewrites its trust policy, then assumes it"); e != nil {
-			best = nearest(best, e)
+			return e
 		}
 	}
-	return best
+	return nil
 }
 
 // takeUser: create an access key or a console password for a user.
 func (s *search) takeUser(n *node, t *targets) *edge {
 	var best *edge
 	for _, a := range []string{"iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile"} {
-		if !n.perms.MayAllow(a) {
+		if !n.may(a) {
 			continue
 		}
 		for _, u := range t.users {
-			if u != n {
-				best = nearest(best, s.all(n, u, []string{a}, u.arn, "takes over the user's credentials"))
+			if e := s.all(n, u, []string{a}, u.arn, "takes over the user's credentials"); u != n && e != nil {
+				best = nearest(best, e)
+				break
 			}
 		}
 	}
@@ -163,20 +169,21 @@ func (s *search) takeUser(n *node, t *targets) *edge {
 
 // joinGroup: add a user n controls to a group, and act with its policies.
 func (s *search) joinGroup(n *node, t *targets) *edge {
-	if !n.perms.MayAllow("iam:AddUserToGroup") {
+	if !n.may("iam:AddUserToGroup") {
 		return nil
 	}
-	var best *edge
 	for _, g := range t.groups {
-		best = nearest(best, s.all(n, g, []string{"iam:AddUserToGroup"}, g.arn, "adds a user it controls to the group"))
+		if e := s.all(n, g, []string{"iam:AddUserToGroup"}, g.arn, "adds a user it controls to the group"); e != nil {
+			return e
+		}
 	}
-	return best
+	return nil
 }
 
 // passRole: pass a role a service can assume to new compute of that
 // service, and run code as it.
 func (s *search) passRole(n *node, t *targets) *edge {
-	if !n.perms.MayAllow("iam:PassRole") {
+	if !n.may("iam:PassRole") {
 		return nil
 	}
 	var best *edge
@@ -208,6 +215,7 @@ func (s *search) passRole(n *node, t *targets) *edge {
 			}
 			best = nearest(best, &edge{to: r, actions: stepActions, allowedBy: stepRefs, conditional: cond,
 				note: fmt.Sprintf("passes the role to %s that runs its code", svc.what)})
+			break
 		}
 	}
 	return best
@@ -216,20 +224,19 @@ func (s *search) passRole(n *node, t *targets) *edge {
 // updateCode: change the code of a listed function that runs as an admin
 // role.
 func (s *search) updateCode(n *node, t *targets) *edge {
-	if !n.perms.MayAllow("lambda:UpdateFunctionCode") {
+	if !n.may("lambda:UpdateFunctionCode") {
 		return nil
 	}
-	var best *edge
 	for _, f := range t.functions {
 		if f.role == n {
 			continue
 		}
 		if st, ok := n.allowed("lambda:UpdateFunctionCode", f.arn); ok {
-			best = nearest(best, &edge{to: f.role, actions: []string{"lambda:UpdateFunctionCode"}, allowedBy: []audit.StatementRef{n.ref(st)},
-				conditional: st.HasCondition, note: "changes the code of " + f.arn + ", which runs as it"})
+			return &edge{to: f.role, actions: []string{"lambda:UpdateFunctionCode"}, allowedBy: []audit.StatementRef{n.ref(st)},
+				conditional: st.HasCondition, note: "changes the code of " + f.arn + ", which runs as it"}
 		}
 	}
-	return best
+	return nil
 }
 
 // existingCompute: reach code already running as a role (an endpoint, a
@@ -237,7 +244,7 @@ func (s *search) updateCode(n *node, t *targets) *edge {
 func (s *search) existingCompute(n *node, t *targets) *edge {
 	var best *edge
 	for _, x := range existingCompute {
-		if !n.perms.MayAllow(x.action) {
+		if !n.may(x.action) {
 			continue
 		}
 		st, ok := n.allowedSomewhere(x.action)
@@ -252,6 +259,7 @@ func (s *search) existingCompute(n *node, t *targets) *edge {
 			if r != n {
 				best = nearest(best, &edge{to: r, actions: []string{x.action}, allowedBy: []audit.StatementRef{n.ref(st)}, conditional: st.HasCondition,
 					note: fmt.Sprintf("if %s runs as %s", x.what, r.label())})
+				break
 			}
 		}
 	}
@@ -280,7 +288,7 @@ func (s *search) someSet(n *node, sets [][]string) ([]string, []audit.StatementR
 		conditional := false
 		ok := true
 		for _, a := range set {
-			if !n.perms.MayAllow(a) {
+			if !n.may(a) {
 				ok = false
 				break
 			}

@@ -216,7 +216,7 @@ func TestEdges(t *testing.T) {
 				a.Roles[roleARN("exec")].AttachedPolicyARNs = []string{policyARN("guard")}
 				tt.steps = 0
 			}
-			res := Find(a)
+			res := Find(a, nil, nil)
 			esc := res.Escalations[roleARN("exec")]
 			switch {
 			case tt.steps < 0 && esc != nil:
@@ -254,7 +254,7 @@ func withProfile(r *inventory.Role) *inventory.Role {
 // path conditional.
 func TestConditionalPath(t *testing.T) {
 	cond := `{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}`
-	res := Find(world{exec: []string{cond}, roles: []*inventory.Role{adminRole("admin", "root")}}.account())
+	res := Find(world{exec: []string{cond}, roles: []*inventory.Role{adminRole("admin", "root")}}.account(), nil, nil)
 	esc := res.Escalations[roleARN("exec")]
 	if esc == nil || !esc.Conditional() {
 		t.Fatalf("want a conditional path: %+v", esc)
@@ -269,7 +269,7 @@ func TestWithoutDirectory(t *testing.T) {
 	a.Roles[admin.ARN] = admin
 	a.Functions = append(a.Functions, inventory.Function{ARN: fnARN("f2"), RoleARN: admin.ARN})
 	a.Directory = nil
-	res := Find(a)
+	res := Find(a, nil, nil)
 	if res.Escalations[roleARN("exec")] == nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "functions' own roles only") {
 		t.Fatalf("escalations %v warnings %q", res.Escalations, res.Warnings)
 	}

@@ -54,6 +54,15 @@ type node struct {
 	// behind any other reason it is admin.
 	own bool
 	via *audit.StatementRef
+
+	mayCache map[string]bool
+	// moves: the principal is allowed some action that starts an edge.
+	moves bool
+}
+
+type attachedPolicy struct {
+	arn string
+	by  *node
 }
 
 // trustStatement is one Allow of sts:AssumeRole in a role's trust policy.
@@ -69,15 +78,21 @@ type principals struct {
 	account  string
 	byARN    map[string]*node
 	all      []*node
+	byKind   map[kind][]*node
+	// customerPolicies are the customer-managed policies someone attaches,
+	// each with one principal that does.
+	customerPolicies []attachedPolicy
 	policies map[string]*inventory.ManagedPolicy
 	docs     map[string]managedDoc // parsed once, by ARN
+	trusts   map[string][]trustStatement
+	parsed   *policy.Parsed
 	// Unreadable names the policies that could be neither parsed nor
 	// recognised: principals are judged without them.
 	Unreadable []string
 }
 
-func newPrincipals(acct *inventory.Account, dir *inventory.Directory) *principals {
-	p := &principals{account: acct.ID, byARN: map[string]*node{}, policies: acct.Policies, docs: map[string]managedDoc{}}
+func newPrincipals(account string, dir *inventory.Directory, policies map[string]*inventory.ManagedPolicy, parsed *policy.Parsed) *principals {
+	p := &principals{account: account, byARN: map[string]*node{}, byKind: map[kind][]*node{}, policies: policies, docs: map[string]managedDoc{}, trusts: map[string][]trustStatement{}, parsed: parsed}
 	groupsByName := map[string]*node{}
 	for _, arn := range sortedKeys(dir.Groups) {
 		g := dir.Groups[arn]
@@ -106,6 +121,15 @@ func newPrincipals(acct *inventory.Account, dir *inventory.Directory) *principal
 		n.instanceProfile = r.InstanceProfile
 		n.trust = p.trustStatements(r)
 	}
+	seen := map[string]bool{}
+	for _, n := range p.all {
+		for _, c := range n.customer {
+			if !seen[c] {
+				seen[c] = true
+				p.customerPolicies = append(p.customerPolicies, attachedPolicy{arn: c, by: n})
+			}
+		}
+	}
 	if p.account == "" {
 		for _, n := range p.all {
 			if id := arnField(n.arn, 4); id != "" {
@@ -133,7 +157,7 @@ func (p *principals) add(k kind, arn, name string, groups []*inventory.Group, in
 	}
 	addPolicies := func(owner string, inline []inventory.InlinePolicy, attached []string) {
 		for _, in := range inline {
-			doc, err := policy.ParseJSON(in.Document)
+			doc, err := p.parsed.JSON(in.Document)
 			if err != nil {
 				p.Unreadable = append(p.Unreadable, fmt.Sprintf("inline policy %q of %s: %v", in.Name, owner, err))
 				continue
@@ -168,6 +192,7 @@ func (p *principals) add(k kind, arn, name string, groups []*inventory.Group, in
 	}
 	p.byARN[arn] = n
 	p.all = append(p.all, n)
+	p.byKind[k] = append(p.byKind[k], n)
 	return n
 }
 
@@ -187,7 +212,7 @@ func (p *principals) managed(arn string) (*policy.Document, string, bool) {
 	}
 	var m managedDoc
 	if mp := p.policies[arn]; mp != nil && len(mp.Document) > 0 {
-		doc, err := policy.ParseJSON(mp.Document)
+		doc, err := p.parsed.JSON(mp.Document)
 		if err != nil {
 			p.Unreadable = append(p.Unreadable, fmt.Sprintf("managed policy %s: %v", arn, err))
 		} else {
@@ -211,25 +236,34 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// trustStatements reads who may assume a role.
+// trustStatements reads who may assume a role. Most roles share a handful
+// of trust documents (Lambda's, EC2's): each is read once.
 func (p *principals) trustStatements(r *inventory.Role) []trustStatement {
 	if len(r.TrustPolicy) == 0 {
 		return nil
 	}
-	doc, err := policy.ParseJSON(r.TrustPolicy)
-	if err != nil {
-		p.Unreadable = append(p.Unreadable, fmt.Sprintf("trust policy of %s: %v", r.ARN, err))
-		return nil
-	}
-	var out []trustStatement
-	for i, st := range doc.Statement {
-		if st.Effect != policy.Allow || !matchesAny(st.Action, "sts:AssumeRole") {
-			continue
+	shared, ok := p.trusts[string(r.TrustPolicy)]
+	if !ok {
+		doc, err := p.parsed.JSON(r.TrustPolicy)
+		if err != nil {
+			p.Unreadable = append(p.Unreadable, fmt.Sprintf("trust policy of %s: %v", r.ARN, err))
+			return nil
 		}
-		ts := trustStatement{conditional: st.HasCondition,
-			ref: audit.StatementRef{Policy: r.ARN, PolicyType: "trust", StatementIndex: i, Sid: st.Sid}}
-		ts.aws, ts.services, ts.star = parsePrincipal(st.Principal)
-		out = append(out, ts)
+		for i, st := range doc.Statement {
+			if st.Effect != policy.Allow || !matchesAny(st.Action, "sts:AssumeRole") {
+				continue
+			}
+			ts := trustStatement{conditional: st.HasCondition,
+				ref: audit.StatementRef{PolicyType: "trust", StatementIndex: i, Sid: st.Sid}}
+			ts.aws, ts.services, ts.star = parsePrincipal(st.Principal)
+			shared = append(shared, ts)
+		}
+		p.trusts[string(r.TrustPolicy)] = shared
+	}
+	out := make([]trustStatement, len(shared))
+	for i, ts := range shared {
+		ts.ref.Policy = r.ARN
+		out[i] = ts
 	}
 	return out
 }
@@ -281,6 +315,24 @@ func (n *node) allowed(action, resource string) (*policy.Located, bool) {
 		return nil, false
 	}
 	return st, true
+}
+
+// may is the cheap first question of every edge, asked once per action:
+// does anything allow the action on some resource, with no Deny or
+// boundary in the way? Only then are targets looked at one by one.
+func (n *node) may(action string) bool {
+	if v, ok := n.mayCache[action]; ok {
+		return v
+	}
+	ok := n.perms.MayAllow(action)
+	if ok {
+		_, ok = n.allowedSomewhere(action)
+	}
+	if n.mayCache == nil {
+		n.mayCache = map[string]bool{}
+	}
+	n.mayCache[action] = ok
+	return ok
 }
 
 // allowedSomewhere is allowed for an action whose resource the principal

@@ -27,26 +27,49 @@ type Result struct {
 	Warnings []string
 }
 
+// Graph is the account's principals prepared for the search: policies
+// parsed, admin principals found. Building it is most of the work, and
+// needs only the IAM read: Prepare builds it while functions are still
+// being listed.
+type Graph struct {
+	dir *inventory.Directory
+	s   *search
+}
+
+// Prepare builds the graph of a directory; account is the audited
+// account's id ("" to take it from the ARNs).
+func Prepare(account string, dir *inventory.Directory, policies map[string]*inventory.ManagedPolicy, parsed *policy.Parsed) *Graph {
+	p := newPrincipals(account, dir, policies, parsed)
+	s := &search{p: p}
+	s.findAdmins()
+	return &Graph{dir: dir, s: s}
+}
+
 // Find searches the whole account for escalation paths from every role a
-// function uses. Without a directory (only the functions' roles were
-// read), it searches among those roles alone and says so.
-func Find(acct *inventory.Account) Result {
+// function uses, with the graph prepared from the same directory, or one
+// built now. Without a directory (only the functions' roles were read), it
+// searches among those roles alone and says so.
+func Find(acct *inventory.Account, prepared *Graph, parsed *policy.Parsed) Result {
 	dir := acct.Directory
 	var res Result
 	if dir == nil {
 		dir = &inventory.Directory{Roles: acct.Roles}
 		res.Warnings = append(res.Warnings, "escalation paths were searched among the functions' own roles only: the account's other roles, users and groups were not read (iam:GetAccountAuthorizationDetails)")
 	}
-	p := newPrincipals(acct, dir)
-	s := &search{p: p, functions: acct.Functions}
+	g := prepared
+	if g == nil || g.dir != dir {
+		g = Prepare(acct.ID, dir, acct.Policies, parsed)
+	}
+	s := g.s
+	s.functions = acct.Functions
 	s.run()
 	res.Escalations = map[string]*audit.Escalation{}
 	for _, arn := range acct.RoleARNs() {
-		if n := p.byARN[arn]; n != nil && n.dist >= 0 && !n.own {
+		if n := s.p.byARN[arn]; n != nil && n.dist >= 0 && !n.own {
 			res.Escalations[arn] = s.path(n)
 		}
 	}
-	for _, u := range p.Unreadable {
+	for _, u := range s.p.Unreadable {
 		res.Warnings = append(res.Warnings, "escalation paths: "+u+"; principals using it were judged without it")
 	}
 	return res
@@ -59,16 +82,10 @@ type search struct {
 	admin []*node
 }
 
-// run finds the admin principals (distance 0), then, round by round, the
+// run finds, round by round from the admin principals (findAdmins), the
 // principals one step further: a breadth-first search, so each path found
 // is a shortest one, and cycles end it.
 func (s *search) run() {
-	for _, n := range s.p.all {
-		if reason, via, own, ok := s.selfAdmin(n); ok {
-			n.dist, n.reason, n.via, n.own = 0, reason, via, own
-			s.admin = append(s.admin, n)
-		}
-	}
 	for round := 1; ; round++ {
 		targets := newTargets(s.admin, s.functions, s.p)
 		var found []*node
@@ -90,6 +107,36 @@ func (s *search) run() {
 		}
 	}
 }
+
+// findAdmins marks the principals that are admin by themselves: distance 0.
+func (s *search) findAdmins() {
+	for _, n := range s.p.all {
+		if reason, via, own, ok := s.selfAdmin(n); ok {
+			n.dist, n.reason, n.via, n.own = 0, reason, via, own
+			s.admin = append(s.admin, n)
+			continue
+		}
+		// Most principals can take no step at all: say so once, here,
+		// while functions are still being listed.
+		for _, a := range stepActions {
+			if n.may(a) {
+				n.moves = true
+				break
+			}
+		}
+	}
+}
+
+// stepActions are the actions that start an edge; a principal allowed none
+// of them can only be let in by a trust policy that names it.
+var stepActions = func() []string {
+	out := []string{"sts:AssumeRole", "iam:UpdateAssumeRolePolicy", "iam:CreateAccessKey", "iam:CreateLoginProfile",
+		"iam:UpdateLoginProfile", "iam:AddUserToGroup", "iam:PassRole", "lambda:UpdateFunctionCode"}
+	for _, x := range existingCompute {
+		out = append(out, x.action)
+	}
+	return out
+}()
 
 // path follows next pointers from n to an admin principal. A principal
 // admin by a reason the rules do not see (it can rewrite its own or
@@ -146,7 +193,7 @@ func (s *search) selfAdmin(n *node) (reason string, via *audit.StatementRef, own
 // judged: the principal's own statements grant admin, near-admin or a
 // self-escalation (policy.Judge), and its boundary does not cap them.
 func (s *search) judged(n *node, subject policy.Subject) (string, bool) {
-	a := policy.Judge(n.stmts, subject)
+	a := n.perms.Judge(subject)
 	if len(a.Grants) == 0 {
 		return "", false
 	}
@@ -201,23 +248,30 @@ func (s *search) grantsOthers(n *node) (string, *policy.Located, bool) {
 	}
 	for _, k := range []kind{roleKind, userKind, groupKind} {
 		for _, a := range byKind[k] {
+			// Cheap refusals first (no grant anywhere, a Deny, a boundary):
+			// only then look for a principal the grant reaches, stopping
+			// at the first.
 			if !n.perms.MayAllow(a) {
 				continue
 			}
-			for _, t := range s.p.all {
-				if t.kind == k && t != n {
-					if st, ok := n.allowed(a, t.arn); ok {
-						return fmt.Sprintf("can make %s admin (%s)", t.label(), a), st, true
-					}
+			if _, ok := n.allowedSomewhere(a); !ok {
+				continue
+			}
+			for _, t := range s.p.byKind[k] {
+				if t == n {
+					continue
+				}
+				if st, ok := n.allowed(a, t.arn); ok {
+					return fmt.Sprintf("can make %s admin (%s)", t.label(), a), st, true
 				}
 			}
 		}
 	}
 	if n.perms.MayAllow("iam:CreatePolicyVersion") {
-		for _, t := range s.p.all {
-			for _, pol := range t.customer {
-				if st, ok := n.allowed("iam:CreatePolicyVersion", pol); ok {
-					return fmt.Sprintf("can rewrite %s, which %s attaches (iam:CreatePolicyVersion)", pol, t.label()), st, true
+		if _, ok := n.allowedSomewhere("iam:CreatePolicyVersion"); ok {
+			for _, pol := range s.p.customerPolicies {
+				if st, ok := n.allowed("iam:CreatePolicyVersion", pol.arn); ok {
+					return fmt.Sprintf("can rewrite %s, which %s attaches (iam:CreatePolicyVersion)", pol.arn, pol.by.label()), st, true
 				}
 			}
 		}
@@ -246,6 +300,15 @@ type fnTarget struct {
 
 func newTargets(admin []*node, functions []inventory.Function, p *principals) *targets {
 	t := &targets{byTrustedARN: map[string][]*node{}, byService: map[string][]*node{}}
+	// Nearest first, then by ARN: each edge search can stop at its first
+	// target, and the path found is the same on every run.
+	admin = append([]*node(nil), admin...)
+	sort.Slice(admin, func(i, j int) bool {
+		if admin[i].dist != admin[j].dist {
+			return admin[i].dist < admin[j].dist
+		}
+		return admin[i].arn < admin[j].arn
+	})
 	for _, n := range admin {
 		switch n.kind {
 		case userKind:
@@ -282,6 +345,12 @@ func newTargets(admin []*node, functions []inventory.Function, p *principals) *t
 			t.functions = append(t.functions, fnTarget{arn: f.ARN, role: r})
 		}
 	}
-	sort.Slice(t.functions, func(i, j int) bool { return t.functions[i].arn < t.functions[j].arn })
+	sort.SliceStable(t.functions, func(i, j int) bool {
+		a, b := t.functions[i], t.functions[j]
+		if a.role.dist != b.role.dist {
+			return a.role.dist < b.role.dist
+		}
+		return a.arn < b.arn
+	})
 	return t
 }

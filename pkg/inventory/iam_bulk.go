@@ -15,6 +15,7 @@ type bulkIAM struct {
 	roles    map[string]*Role
 	users    map[string]*User
 	groups   map[string]*Group
+	dir      *Directory
 	policies map[string]*ManagedPolicy
 	// lambdaRoles are the roles whose trust policy names Lambda: the only
 	// ones a function can use.
@@ -59,8 +60,13 @@ func (b *bulkIAM) lambdaView(prefetched map[string]policyResult) (map[string]*Ro
 	return roles, policies
 }
 
+// directory is the read's principals: one value, so that what is prepared
+// from it early is recognised later.
 func (b *bulkIAM) directory() *Directory {
-	return &Directory{Roles: b.roles, Users: b.users, Groups: b.groups}
+	if b.dir == nil {
+		b.dir = &Directory{Roles: b.roles, Users: b.users, Groups: b.groups}
+	}
+	return b.dir
 }
 
 // awsManaged lists the AWS-managed policies (absent from the bulk read)

@@ -129,7 +129,7 @@ type earlyIAM struct {
 // startIAMRead starts the bulk IAM read and, once it is in, the fetch of
 // the AWS-managed policies that Lambda-trusting roles attach; then it hands
 // both to onRead.
-func (l *Live) startIAMRead(ctx context.Context, onRead func(map[string]*Role, map[string]*ManagedPolicy)) *earlyIAM {
+func (l *Live) startIAMRead(ctx context.Context, onRead func(IAMRead)) *earlyIAM {
 	e := &earlyIAM{done: make(chan struct{})}
 	if l.strategy() != StrategyBulk {
 		close(e.done)
@@ -140,7 +140,8 @@ func (l *Live) startIAMRead(ctx context.Context, onRead func(map[string]*Role, m
 		if e.bulk, e.err = l.readBulk(ctx); e.err == nil {
 			e.prefetched = l.fetchPolicies(ctx, e.bulk.awsManaged())
 			if onRead != nil {
-				onRead(e.bulk.lambdaView(e.prefetched))
+				roles, policies := e.bulk.lambdaView(e.prefetched)
+				onRead(IAMRead{Roles: roles, Policies: policies, Directory: e.bulk.directory()})
 			}
 		}
 	}()

@@ -49,8 +49,8 @@ func TestPaginationFollowsEveryPage(t *testing.T) {
 		c := fakeCollector(srv.URL)
 		c.Strategy = strategy
 		var prepared *audit.Prepared
-		got, err := c.Collect(ctx, inventory.Request{OnIAMRead: func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
-			prepared = audit.Prepare(roles, policies)
+		got, err := c.Collect(ctx, inventory.Request{OnIAMRead: func(read inventory.IAMRead) {
+			prepared = audit.Prepare(read.Roles, read.Policies, nil)
 		}})
 		if err != nil {
 			t.Fatal(err)

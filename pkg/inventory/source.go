@@ -10,11 +10,21 @@ type Request struct {
 	// the account (live) or every region exported (snapshot).
 	Regions []string
 	// OnIAMRead, when set, is called once the bulk IAM read and the early
-	// policy fetch are done, while functions may still be being listed,
-	// with the roles Lambda can assume and the managed policies read so far.
+	// policy fetch are done, while functions may still be being listed.
 	// It runs before Collect returns; it must not change what it is given.
 	// A snapshot never calls it: everything is at hand at once.
-	OnIAMRead func(roles map[string]*Role, policies map[string]*ManagedPolicy)
+	OnIAMRead func(IAMRead)
+}
+
+// IAMRead is what the bulk IAM read knows before the functions are listed.
+type IAMRead struct {
+	// Roles are the roles Lambda can assume, by ARN.
+	Roles map[string]*Role
+	// Policies are the managed policies read so far, by ARN.
+	Policies map[string]*ManagedPolicy
+	// Directory is every principal of the account: the same value the
+	// collected Account will hold.
+	Directory *Directory
 }
 
 // Snapshot is an offline source: a directory of AWS CLI exports (see

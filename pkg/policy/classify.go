@@ -115,6 +115,14 @@ func Judge(stmts []Located, s Subject) Analysis {
 	for i := range stmts {
 		all[i] = judged{Located: &stmts[i], action: lowerAll(stmts[i].Action), notAction: lowerAll(stmts[i].NotAction)}
 	}
+	return judge(all, s)
+}
+
+// Judge is the package's Judge over the evaluator's statements, reusing
+// their prepared patterns.
+func (e *Evaluator) Judge(s Subject) Analysis { return judge(e.all, s) }
+
+func judge(all []judged, s Subject) Analysis {
 	j := newJudgement(all, s)
 	var a Analysis
 	for i := range all {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MaxDocumentBytes bounds the size of a document we are willing to parse.
@@ -406,4 +407,29 @@ func LineCol(data []byte, offset int64) (line, col int) {
 		}
 	}
 	return line, col
+}
+
+// Parsed remembers documents parsed during one audit, by their text: the
+// rules and the escalation search read the same documents, and parsing
+// is most of their work. Safe for concurrent use; a nil *Parsed parses
+// every time.
+type Parsed struct{ m sync.Map }
+
+type parsedDoc struct {
+	doc *Document
+	err error
+}
+
+// JSON is ParseJSON, once per distinct document.
+func (c *Parsed) JSON(raw json.RawMessage) (*Document, error) {
+	if c == nil {
+		return ParseJSON(raw)
+	}
+	if v, ok := c.m.Load(string(raw)); ok {
+		p := v.(parsedDoc)
+		return p.doc, p.err
+	}
+	doc, err := ParseJSON(raw)
+	c.m.Store(string(raw), parsedDoc{doc, err})
+	return doc, err
 }

@@ -14,6 +14,7 @@ import (
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/escalation"
 	"lambda-role-audit/pkg/inventory"
+	"lambda-role-audit/pkg/policy"
 	"lambda-role-audit/pkg/remediation"
 )
 
@@ -59,10 +60,20 @@ func Audit(ctx context.Context, src Source, opts Options) (Result, error) {
 	// The verdicts made early are this call's own: a collector shared by
 	// concurrent audits never holds them.
 	var prepared *audit.Prepared
+	var graph *escalation.Graph
+	parsed := &policy.Parsed{}
 	acct, err := src.Collect(collectCtx, inventory.Request{
 		Regions: opts.Regions,
-		OnIAMRead: func(roles map[string]*inventory.Role, policies map[string]*inventory.ManagedPolicy) {
-			prepared = audit.Prepare(roles, policies)
+		OnIAMRead: func(read inventory.IAMRead) {
+			// Both judge the same documents (parsed once, shared): side
+			// by side, on every core, while functions are still listed.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				graph = escalation.Prepare("", read.Directory, read.Policies, parsed)
+			}()
+			prepared = audit.Prepare(read.Roles, read.Policies, parsed)
+			<-done
 		},
 	})
 	cancel()
@@ -72,8 +83,8 @@ func Audit(ctx context.Context, src Source, opts Options) (Result, error) {
 	collected := now().Sub(start)
 	// Roles that hold no admin themselves may still reach a principal
 	// that does: the whole account is searched for such paths.
-	paths := escalation.Find(acct)
-	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: opts.SuppressRoles, Now: now, Prepared: prepared, Escalations: paths.Escalations})
+	paths := escalation.Find(acct, graph, parsed)
+	rep := audit.Evaluate(acct, audit.Options{SuppressRoles: opts.SuppressRoles, Now: now, Prepared: prepared, Escalations: paths.Escalations, Parsed: parsed})
 	rep.Warnings = append(rep.Warnings, paths.Warnings...)
 	remediation.AttachPlans(rep, acct)
 	return Result{Report: rep, Collect: collected}, nil
