@@ -274,3 +274,27 @@ func TestWithoutDirectory(t *testing.T) {
 		t.Fatalf("escalations %v warnings %q", res.Escalations, res.Warnings)
 	}
 }
+
+// TestFunctionRoleLambdaNoLongerTrusts: a function's role whose trust was
+// changed after the function was created is still searched from.
+func TestFunctionRoleLambdaNoLongerTrusts(t *testing.T) {
+	a := world{exec: []string{allow("*", "sts:AssumeRole")}, roles: []*inventory.Role{adminRole("admin", "root")}}.account()
+	a.Roles[roleARN("exec")].TrustPolicy = trust("ec2.amazonaws.com")
+	g := Prepare(acct, a.Directory, a.Policies, nil)
+	if esc := Find(a, g, nil).Escalations[roleARN("exec")]; esc == nil || len(esc.Steps) != 1 {
+		t.Fatalf("no path from a role Lambda's trust no longer names: %+v", esc)
+	}
+}
+
+// TestNothingToSearch: when no role Lambda can assume can take a step, the
+// rest of the account is not judged (the cheap, common case).
+func TestNothingToSearch(t *testing.T) {
+	a := world{roles: []*inventory.Role{adminRole("admin", "root")}}.account()
+	g := Prepare(acct, a.Directory, a.Policies, nil)
+	if n := g.s.p.byARN[roleARN("admin")]; n.judged {
+		t.Error("the admin role was judged though no start can move")
+	}
+	if len(Find(a, g, nil).Escalations) != 0 {
+		t.Error("a path from a role that cannot move")
+	}
+}

@@ -58,6 +58,34 @@ type node struct {
 	mayCache map[string]bool
 	// moves: the principal is allowed some action that starts an edge.
 	moves bool
+	// inert: no statement can make it admin or start an edge (it names
+	// only other services' actions): it is only ever a start.
+	inert bool
+	// judged: admin-ness and moves are known (Prepare judges the rest of
+	// the account only when a start may begin a path).
+	judged bool
+}
+
+// relevantServices are the services whose actions can make a principal
+// admin or start an edge.
+var relevantServices = map[string]bool{"iam": true, "sts": true, "lambda": true, "ec2": true, "cloudformation": true, "glue": true,
+	"datapipeline": true, "codebuild": true, "sagemaker": true, "ecs": true, "apprunner": true, "ssm": true, "ec2-instance-connect": true}
+
+// anyRelevant: some statement is a Deny, a NotAction, or names an action of
+// a relevant service (or a service pattern with a wildcard).
+func anyRelevant(stmts []policy.Located) bool {
+	for _, st := range stmts {
+		if st.Effect == policy.Deny || st.NotAction != nil {
+			return true
+		}
+		for _, a := range st.Action {
+			service, _, found := strings.Cut(strings.ToLower(a), ":")
+			if !found || strings.ContainsAny(service, "*?") || relevantServices[service] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type attachedPolicy struct {
@@ -75,17 +103,17 @@ type trustStatement struct {
 
 // principals builds a node for every principal of the directory.
 type principals struct {
-	account  string
-	byARN    map[string]*node
-	all      []*node
-	byKind   map[kind][]*node
+	account string
+	byARN   map[string]*node
+	all     []*node
+	byKind  map[kind][]*node
 	// customerPolicies are the customer-managed policies someone attaches,
 	// each with one principal that does.
 	customerPolicies []attachedPolicy
-	policies map[string]*inventory.ManagedPolicy
-	docs     map[string]managedDoc // parsed once, by ARN
-	trusts   map[string][]trustStatement
-	parsed   *policy.Parsed
+	policies         map[string]*inventory.ManagedPolicy
+	docs             map[string]managedDoc // parsed once, by ARN
+	trusts           map[string][]trustStatement
+	parsed           *policy.Parsed
 	// Unreadable names the policies that could be neither parsed nor
 	// recognised: principals are judged without them.
 	Unreadable []string
@@ -183,7 +211,12 @@ func (p *principals) add(k kind, arn, name string, groups []*inventory.Group, in
 	for _, g := range groups {
 		addPolicies(g.ARN, g.Inline, g.AttachedPolicyARNs)
 	}
-	n.perms = policy.NewEvaluator(n.stmts)
+	n.inert = !anyRelevant(n.stmts)
+	if n.inert {
+		n.perms = policy.NewEvaluator(nil)
+	} else {
+		n.perms = policy.NewEvaluator(n.stmts)
+	}
 	if boundary != "" {
 		if doc, _, _ := p.managed(boundary); doc != nil {
 			n.boundaryStmts = policy.Locate(doc, 0, boundary)
@@ -305,6 +338,32 @@ func matchesAny(patterns []string, action string) bool {
 		}
 	}
 	return false
+}
+
+// trusts reports whether the role's trust lets the service in.
+func (n *node) trusts(service string) bool {
+	for _, ts := range n.trust {
+		for _, s := range ts.services {
+			if s == service {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// namedInTrust lists the principal ARNs that some role's trust policy
+// names: those can assume it with no permission of their own.
+func (p *principals) namedInTrust() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range p.byKind[roleKind] {
+		for _, ts := range n.trust {
+			for _, a := range ts.aws {
+				out[a] = true
+			}
+		}
+	}
+	return out
 }
 
 // allowed asks the principal, and its boundary, whether it may do the

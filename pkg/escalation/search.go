@@ -2,7 +2,10 @@ package escalation
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
@@ -41,8 +44,41 @@ type Graph struct {
 func Prepare(account string, dir *inventory.Directory, policies map[string]*inventory.ManagedPolicy, parsed *policy.Parsed) *Graph {
 	p := newPrincipals(account, dir, policies, parsed)
 	s := &search{p: p}
-	s.findAdmins()
+	// A path starts at a role Lambda can assume. When none of them can
+	// take a step, is admin by a reason the rules do not see, or is named
+	// by a trust policy, there is no path to find, and the rest of the
+	// account need not be judged: the common case, and the cheap one.
+	var starts, rest []*node
+	for _, n := range p.all {
+		if n.kind == roleKind && n.trusts("lambda.amazonaws.com") {
+			starts = append(starts, n)
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	s.judgeAll(starts)
+	s.widen(starts)
 	return &Graph{dir: dir, s: s}
+}
+
+// widen judges every principal not judged yet when one of the starts may
+// begin a path; then it collects the admin principals.
+func (s *search) widen(starts []*node) {
+	named := s.p.namedInTrust()
+	for _, n := range starts {
+		if n.moves || (n.dist == 0 && !n.own) || named[n.arn] {
+			var rest []*node
+			for _, m := range s.p.all {
+				if !m.judged {
+					rest = append(rest, m)
+				}
+			}
+			s.judgeAll(rest)
+			break
+		}
+	}
+	s.admin = nil
+	s.findAdmins()
 }
 
 // Find searches the whole account for escalation paths from every role a
@@ -62,6 +98,18 @@ func Find(acct *inventory.Account, prepared *Graph, parsed *policy.Parsed) Resul
 	}
 	s := g.s
 	s.functions = acct.Functions
+	// A function's role that Lambda's trust does not name (changed since
+	// the function was created) was not a start: judge it now.
+	var late []*node
+	for _, arn := range acct.RoleARNs() {
+		if n := s.p.byARN[arn]; n != nil && !n.judged {
+			late = append(late, n)
+		}
+	}
+	if len(late) > 0 {
+		s.judgeAll(late)
+		s.widen(late)
+	}
 	s.run()
 	res.Escalations = map[string]*audit.Escalation{}
 	for _, arn := range acct.RoleARNs() {
@@ -109,20 +157,47 @@ func (s *search) run() {
 }
 
 // findAdmins marks the principals that are admin by themselves: distance 0.
+// findAdmins collects the principals judged admin by themselves.
 func (s *search) findAdmins() {
 	for _, n := range s.p.all {
-		if reason, via, own, ok := s.selfAdmin(n); ok {
-			n.dist, n.reason, n.via, n.own = 0, reason, via, own
+		if n.dist == 0 {
 			s.admin = append(s.admin, n)
-			continue
 		}
-		// Most principals can take no step at all: say so once, here,
-		// while functions are still being listed.
-		for _, a := range stepActions {
-			if n.may(a) {
-				n.moves = true
-				break
+	}
+}
+
+// judgeAll judges principals: each on its own (reading, never changing,
+// the others), so the work is spread over every processor.
+func (s *search) judgeAll(nodes []*node) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(nodes); i = int(next.Add(1) - 1) {
+				s.judgeNode(nodes[i])
 			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *search) judgeNode(n *node) {
+	n.judged = true
+	if n.inert {
+		return
+	}
+	if reason, via, own, ok := s.selfAdmin(n); ok {
+		n.dist, n.reason, n.via, n.own = 0, reason, via, own
+		return
+	}
+	// Most principals can take no step at all: say so once, here, while
+	// functions are still being listed.
+	for _, a := range stepActions {
+		if n.may(a) {
+			n.moves = true
+			return
 		}
 	}
 }

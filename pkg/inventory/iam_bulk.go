@@ -85,7 +85,7 @@ func (b *bulkIAM) awsManaged() []string {
 // readBulk pages through GetAccountAuthorizationDetails for roles and
 // customer managed policies. AWS-managed policies are left out on purpose:
 // an account uses a few of them, and they are fetched one by one.
-func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
+func (l *Live) readBulk(ctx context.Context, attached func(...string), onPage func(IAMPage)) (*bulkIAM, error) {
 	out := &bulkIAM{roles: map[string]*Role{}, users: map[string]*User{}, groups: map[string]*Group{},
 		policies: map[string]*ManagedPolicy{}, lambdaRoles: map[string]bool{}}
 	in := &iam.GetAccountAuthorizationDetailsInput{
@@ -98,9 +98,13 @@ func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
 		if err != nil {
 			return nil, fmt.Errorf("get account authorization details: %w", err)
 		}
+		var got IAMPage
 		for _, rd := range page.RoleDetailList {
 			r := roleFromDetail(rd)
 			out.roles[r.ARN] = r
+			got.Roles = append(got.Roles, r)
+			attached(r.AttachedPolicyARNs...)
+			attached(r.BoundaryARN)
 			// The service name survives URL encoding unchanged.
 			if strings.Contains(aws.ToString(rd.AssumeRolePolicyDocument), "lambda.amazonaws.com") {
 				out.lambdaRoles[r.ARN] = true
@@ -109,20 +113,30 @@ func (l *Live) readBulk(ctx context.Context) (*bulkIAM, error) {
 		for _, ud := range page.UserDetailList {
 			u := userFromDetail(ud)
 			out.users[u.ARN] = u
+			got.Users = append(got.Users, u)
+			attached(u.AttachedPolicyARNs...)
+			attached(u.BoundaryARN)
 		}
 		for _, gd := range page.GroupDetailList {
 			g := groupFromDetail(gd)
 			out.groups[g.ARN] = g
+			got.Groups = append(got.Groups, g)
+			attached(g.AttachedPolicyARNs...)
 		}
 		for _, p := range page.Policies {
 			for _, v := range p.PolicyVersionList {
 				if v.IsDefaultVersion {
-					out.policies[aws.ToString(p.Arn)] = &ManagedPolicy{
+					mp := &ManagedPolicy{
 						ARN: aws.ToString(p.Arn), Name: aws.ToString(p.PolicyName),
 						DefaultVersionID: aws.ToString(v.VersionId), Document: jsonString(v.Document),
 					}
+					out.policies[mp.ARN] = mp
+					got.Policies = append(got.Policies, mp)
 				}
 			}
+		}
+		if onPage != nil {
+			onPage(got)
 		}
 		if !page.IsTruncated || aws.ToString(page.Marker) == "" {
 			return out, nil

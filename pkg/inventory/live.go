@@ -88,7 +88,7 @@ func (l *Live) Collect(ctx context.Context, req Request) (*Account, error) {
 		Policies: map[string]*ManagedPolicy{},
 		Mappings: map[string][]EventSourceMapping{},
 	}}
-	early := l.startIAMRead(ctx, req.OnIAMRead)
+	early := l.startIAMRead(ctx, req)
 	regions := req.Regions
 	if len(regions) == 0 {
 		var err error
@@ -126,10 +126,9 @@ type earlyIAM struct {
 	prefetched map[string]policyResult
 }
 
-// startIAMRead starts the bulk IAM read and, once it is in, the fetch of
-// the AWS-managed policies that Lambda-trusting roles attach; then it hands
-// both to onRead.
-func (l *Live) startIAMRead(ctx context.Context, onRead func(IAMRead)) *earlyIAM {
+// startIAMRead starts the bulk IAM read and, page by page, the fetch of
+// the AWS-managed policies principals attach; then it hands both to onRead.
+func (l *Live) startIAMRead(ctx context.Context, req Request) *earlyIAM {
 	e := &earlyIAM{done: make(chan struct{})}
 	if l.strategy() != StrategyBulk {
 		close(e.done)
@@ -137,11 +136,17 @@ func (l *Live) startIAMRead(ctx context.Context, onRead func(IAMRead)) *earlyIAM
 	}
 	go func() {
 		defer close(e.done)
-		if e.bulk, e.err = l.readBulk(ctx); e.err == nil {
-			e.prefetched = l.fetchPolicies(ctx, e.bulk.awsManaged())
-			if onRead != nil {
+		// AWS-managed policies are fetched as soon as a page of the bulk
+		// read names them, beside the pages still to come.
+		pre := &prefetcher{l: l, ctx: ctx, seen: map[string]bool{}, results: map[string]policyResult{}, sem: make(chan struct{}, l.iamConcurrency())}
+		e.bulk, e.err = l.readBulk(ctx, pre.add, req.OnIAMPage)
+		e.prefetched = pre.wait()
+		if e.err == nil {
+			pre.add(e.bulk.awsManaged()...) // none left, normally
+			e.prefetched = pre.wait()
+			if req.OnIAMRead != nil {
 				roles, policies := e.bulk.lambdaView(e.prefetched)
-				onRead(IAMRead{Roles: roles, Policies: policies, Directory: e.bulk.directory()})
+				req.OnIAMRead(IAMRead{Roles: roles, Policies: policies, Directory: e.bulk.directory()})
 			}
 		}
 	}()
@@ -278,4 +283,54 @@ func (l *Live) iamConcurrency() int {
 		return 8
 	}
 	return l.IAMConcurrency
+}
+
+// prefetcher fetches AWS-managed policies in the background, each once.
+type prefetcher struct {
+	l       *Live
+	ctx     context.Context
+	sem     chan struct{}
+	mu      sync.Mutex
+	seen    map[string]bool
+	results map[string]policyResult
+	wg      sync.WaitGroup
+}
+
+// add starts fetching the AWS-managed policies among arns not seen yet.
+func (p *prefetcher) add(arns ...string) {
+	for _, arn := range arns {
+		p.mu.Lock()
+		skip := arn == "" || p.seen[arn] || arnAccount(arn) != "aws"
+		p.seen[arn] = true
+		p.mu.Unlock()
+		if skip {
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.sem <- struct{}{}
+			defer func() { <-p.sem }()
+			mp, op, err := p.l.readPolicy(p.ctx, arn)
+			r := policyResult{policy: mp}
+			if err != nil {
+				r = policyResult{problem: &Problem{PolicyARN: arn, Operation: op, Message: describeAPIError(err)}}
+			}
+			p.mu.Lock()
+			p.results[arn] = r
+			p.mu.Unlock()
+		}()
+	}
+}
+
+// wait returns every result once all fetches have ended.
+func (p *prefetcher) wait() map[string]policyResult {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]policyResult, len(p.results))
+	for k, v := range p.results {
+		out[k] = v
+	}
+	return out
 }

@@ -14,6 +14,19 @@ type Request struct {
 	// It runs before Collect returns; it must not change what it is given.
 	// A snapshot never calls it: everything is at hand at once.
 	OnIAMRead func(IAMRead)
+	// OnIAMPage, when set, is called with each page of the bulk IAM read
+	// as it arrives, to start work on it (parsing documents) while the
+	// next pages are on their way. It must return quickly and must not
+	// change what it is given.
+	OnIAMPage func(IAMPage)
+}
+
+// IAMPage is one page of the bulk IAM read.
+type IAMPage struct {
+	Roles    []*Role
+	Users    []*User
+	Groups   []*Group
+	Policies []*ManagedPolicy
 }
 
 // IAMRead is what the bulk IAM read knows before the functions are listed.

@@ -9,6 +9,7 @@ package run
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"lambda-role-audit/pkg/audit"
@@ -62,18 +63,24 @@ func Audit(ctx context.Context, src Source, opts Options) (Result, error) {
 	var prepared *audit.Prepared
 	var graph *escalation.Graph
 	parsed := &policy.Parsed{}
+	var parsing sync.WaitGroup
 	acct, err := src.Collect(collectCtx, inventory.Request{
 		Regions: opts.Regions,
-		OnIAMRead: func(read inventory.IAMRead) {
-			// Both judge the same documents (parsed once, shared): side
-			// by side, on every core, while functions are still listed.
-			done := make(chan struct{})
+		// Parse each page's documents while the next pages, and the
+		// functions, are on their way: judging then reads them parsed.
+		OnIAMPage: func(page inventory.IAMPage) {
+			parsing.Add(1)
 			go func() {
-				defer close(done)
-				graph = escalation.Prepare("", read.Directory, read.Policies, parsed)
+				defer parsing.Done()
+				parsePage(page, parsed)
 			}()
+		},
+		OnIAMRead: func(read inventory.IAMRead) {
+			parsing.Wait()
+			// One after the other: the search reads the documents the
+			// rules have just parsed (audit.Prepare uses every core).
 			prepared = audit.Prepare(read.Roles, read.Policies, parsed)
-			<-done
+			graph = escalation.Prepare("", read.Directory, read.Policies, parsed)
 		},
 	})
 	cancel()
@@ -88,4 +95,30 @@ func Audit(ctx context.Context, src Source, opts Options) (Result, error) {
 	rep.Warnings = append(rep.Warnings, paths.Warnings...)
 	remediation.AttachPlans(rep, acct)
 	return Result{Report: rep, Collect: collected}, nil
+}
+
+// parsePage parses a page's documents into the audit's shared cache; what
+// does not parse is reported later, by whoever reads it.
+func parsePage(page inventory.IAMPage, parsed *policy.Parsed) {
+	for _, r := range page.Roles {
+		for _, in := range r.Inline {
+			_, _ = parsed.JSON(in.Document)
+		}
+		if len(r.TrustPolicy) > 0 {
+			_, _ = parsed.JSON(r.TrustPolicy)
+		}
+	}
+	for _, u := range page.Users {
+		for _, in := range u.Inline {
+			_, _ = parsed.JSON(in.Document)
+		}
+	}
+	for _, g := range page.Groups {
+		for _, in := range g.Inline {
+			_, _ = parsed.JSON(in.Document)
+		}
+	}
+	for _, p := range page.Policies {
+		_, _ = parsed.JSON(p.Document)
+	}
 }
