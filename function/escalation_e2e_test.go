@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,12 +106,7 @@ func TestEscalationPathsOnMoto(t *testing.T) {
 	}
 	liveByRole := check("live", live)
 
-	dir := t.TempDir()
-	export := exec.Command("../deploy/export-snapshot.sh", dir, "us-east-1", "eu-west-1")
-	export.Env = append(os.Environ(), moto.Env()...)
-	if out, err := export.CombinedOutput(); err != nil {
-		t.Fatalf("export-snapshot.sh: %v\n%s", err, out)
-	}
+	dir := exportSnapshot(t, moto, "us-east-1", "eu-west-1")
 	snap, code := runJSON(t, nil, "--snapshot", dir)
 	if code != 1 || !snap.Complete {
 		t.Fatalf("snapshot: exit %d complete %v errors %+v", code, snap.Complete, snap.Errors)

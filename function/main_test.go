@@ -67,6 +67,19 @@ func runJSON(t *testing.T, env []string, args ...string) (*audit.Report, int) {
 	return &rep, code
 }
 
+// exportSnapshot writes moto's account to a snapshot directory with the
+// export script users run, and returns the directory.
+func exportSnapshot(t *testing.T, moto *testenv.Moto, regions ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	export := exec.Command("../deploy/export-snapshot.sh", append([]string{dir}, regions...)...)
+	export.Env = append(os.Environ(), moto.Env()...)
+	if out, err := export.CombinedOutput(); err != nil {
+		t.Fatalf("export-snapshot.sh: %v\n%s", err, out)
+	}
+	return dir
+}
+
 // findingKey is what must match exactly between modes and against the spec.
 type findingKey struct {
 	Rule, Role, Severity string
@@ -154,12 +167,7 @@ func TestLiveAndSnapshotAuditsAgreeOnMoto(t *testing.T) {
 		t.Fatalf("live findings:\n got %+v\nwant %+v", got, want)
 	}
 
-	dir := t.TempDir()
-	export := exec.Command("../deploy/export-snapshot.sh", dir, "us-east-1", "eu-west-1")
-	export.Env = append(os.Environ(), moto.Env()...)
-	if out, err := export.CombinedOutput(); err != nil {
-		t.Fatalf("export-snapshot.sh: %v\n%s", err, out)
-	}
+	dir := exportSnapshot(t, moto, "us-east-1", "eu-west-1")
 	snap, code := runJSON(t, nil, "--snapshot", dir)
 	if code != 1 || !snap.Complete {
 		t.Fatalf("snapshot: exit %d complete %v errors %+v", code, snap.Complete, snap.Errors)

@@ -108,12 +108,7 @@ func TestRemediationPlansAndApplyOnMoto(t *testing.T) {
 		t.Fatalf("live plan: %+v", plan)
 	}
 
-	dir := t.TempDir()
-	export := exec.Command("../deploy/export-snapshot.sh", dir, "us-east-1")
-	export.Env = append(os.Environ(), moto.Env()...)
-	if out, err := export.CombinedOutput(); err != nil {
-		t.Fatalf("export: %v\n%s", err, out)
-	}
+	dir := exportSnapshot(t, moto, "us-east-1")
 	snap, _ := runJSON(t, nil, "--snapshot", dir)
 	if got := workerPlan(t, snap); !samePlan(got, plan) {
 		t.Fatalf("snapshot plan differs:\n%+v\n%+v", got, plan)

@@ -6,12 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"lambda-role-audit/internal/awsfake"
 	"lambda-role-audit/pkg/audit"
-	"lambda-role-audit/pkg/awsenv"
 )
 
 // TestDryRunResponseAtScale: the dry run of the benchmark's largest
@@ -22,8 +18,7 @@ func TestDryRunResponseAtScale(t *testing.T) {
 	defer srv.Close()
 	h := &Handler{
 		Config: Config{TopicARN: "arn:aws:sns:us-east-1:123456789012:alerts", NotifyOn: "findings", MinSeverity: audit.Medium, LogGroup: "/aws/lambda/lra", LogStream: "s"},
-		Source: awsenv.Collector(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-			BaseEndpoint: aws.String(srv.URL), Retryer: awsenv.NewRetryer}),
+		Source: awsfake.Collector(srv.URL),
 	}
 	sum, err := h.Handle(context.Background(), json.RawMessage(`{"dryRun": true}`))
 	if err != nil {

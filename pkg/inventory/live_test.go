@@ -7,24 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"lambda-role-audit/internal/awsfake"
 	"lambda-role-audit/pkg/audit"
-	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/inventory"
 )
 
-func fakeCollector(url string) *inventory.Live {
-	cfg := aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(url),
-		Retryer:      awsenv.NewRetryer,
-	}
-	return awsenv.Collector(cfg)
-}
+func fakeCollector(url string) *inventory.Live { return awsfake.Collector(url) }
 
 func keysOf(r *audit.Report) []string {
 	var out []string

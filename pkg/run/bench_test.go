@@ -4,11 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"lambda-role-audit/internal/awsfake"
-	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/run"
 )
 
@@ -18,12 +14,7 @@ import (
 func BenchmarkAuditInProcess(b *testing.B) {
 	srv := awsfake.Start(awsfake.Generate(awsfake.Spec{Functions: 10000, Regions: 17, Roles: 3000, Policies: 1000, Seed: 1}), awsfake.Options{})
 	defer srv.Close()
-	collector := awsenv.Collector(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(srv.URL),
-		Retryer:      awsenv.NewRetryer,
-	})
+	collector := awsfake.Collector(srv.URL)
 	for b.Loop() {
 		if _, err := run.Audit(context.Background(), collector, run.Options{}); err != nil {
 			b.Fatal(err)

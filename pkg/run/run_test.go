@@ -9,13 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"lambda-role-audit/internal/awsfake"
 	"lambda-role-audit/pkg/audit"
-	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/run"
 )
@@ -28,12 +25,7 @@ var epoch = func() time.Time { return time.Time{} }
 func TestConcurrentAuditsShareOneCollector(t *testing.T) {
 	srv := awsfake.Start(awsfake.Generate(awsfake.Spec{Functions: 120, Regions: 2, Roles: 30, Policies: 10, Seed: 3}), awsfake.Options{})
 	defer srv.Close()
-	collector := awsenv.Collector(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(srv.URL),
-		Retryer:      awsenv.NewRetryer,
-	})
+	collector := awsfake.Collector(srv.URL)
 
 	const n = 4
 	reports := make([]*audit.Report, n)
