@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -520,6 +521,51 @@ func TestCfnLintEverywhere(t *testing.T) {
 	} {
 		if out, err := exec.Command("cfn-lint", args...).CombinedOutput(); err != nil {
 			t.Errorf("cfn-lint %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestParametersAreCheckedAtDeployTime: every free-text parameter has a
+// pattern that takes its default and good values and refuses bad ones.
+// (CloudFormation's patterns are Java regular expressions; these use no
+// feature where Go's differ.)
+func TestParametersAreCheckedAtDeployTime(t *testing.T) {
+	tpl := loadTemplate(t)
+	tests := map[string]struct{ good, bad []string }{
+		"AlertEmail":         {[]string{"", "sec@example.com"}, []string{"sec", "a@b", "a b@c.d", "x@y.z,w@v.u"}},
+		"SlackWorkspaceId":   {[]string{"", "T0123ABCDEF"}, []string{"t0123abcdef", "T01", "T0123 ABCDEF"}},
+		"SlackChannelId":     {[]string{"", "C0123ABCDEF"}, []string{"#alerts", "C01"}},
+		"AuditRegions":       {[]string{"", "us-east-1", "us-east-1,eu-west-1", "us-gov-west-1"}, []string{"us-east-1, eu-west-1", "us-east-1,", ",", "moon"}},
+		"ScheduleExpression": {[]string{"rate(1 day)", "rate(12 hours)", "cron(0 6 * * ? *)"}, []string{"daily", "rate(1 week)", "cron(0 6 * *)"}},
+		"ScheduleTimezone":   {[]string{"UTC", "Europe/Paris", "America/Argentina/Buenos_Aires"}, []string{"", "Europe Paris"}},
+		"SuppressRoles":      {[]string{"", "break-glass", "break-glass,arn:aws:iam::123456789012:role/legacy"}, []string{"a, b", "a,,b"}},
+		"PermissionsBoundary": {[]string{"", "arn:aws:iam::123456789012:policy/boundary", "arn:aws-us-gov:iam::aws:policy/PowerUserAccess"},
+			[]string{"boundary", "arn:aws:iam::123:policy/x"}},
+		"ReservedConcurrency": {[]string{"", "1", "10"}, []string{"-1", "one"}},
+	}
+	for name, tt := range tests {
+		param := get(t, tpl, "Parameters", name).(map[string]any)
+		pattern, ok := param["AllowedPattern"].(string)
+		if !ok || param["ConstraintDescription"] == nil {
+			t.Errorf("%s has no AllowedPattern and ConstraintDescription", name)
+			continue
+		}
+		re, err := regexp.Compile(`\A(?:` + pattern + `)\z`)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d, ok := param["Default"].(string); ok && !re.MatchString(d) {
+			t.Errorf("%s: the default %q does not match its own pattern", name, d)
+		}
+		for _, g := range tt.good {
+			if !re.MatchString(g) {
+				t.Errorf("%s refuses %q", name, g)
+			}
+		}
+		for _, b := range tt.bad {
+			if re.MatchString(b) {
+				t.Errorf("%s accepts %q", name, b)
+			}
 		}
 	}
 }
