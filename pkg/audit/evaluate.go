@@ -100,7 +100,10 @@ func Evaluate(acct *inventory.Account, opts Options) *Report {
 	for i, roleARN := range roleARNs {
 		if !roleProblems[roleARN] {
 			v := verdicts[i]
-			if esc := opts.Escalations[roleARN]; esc != nil && len(v.unevaluated) == 0 && !v.grantsAdmin() {
+			// A path to admin counts when the role's own grants do not, or
+			// when its boundary caps them but lets the path through: the
+			// principal it reaches is not capped.
+			if esc := opts.Escalations[roleARN]; esc != nil && len(v.unevaluated) == 0 && (!v.grantsAdmin() || v.bounded) {
 				v.addEscalation(roleARN, esc)
 			}
 			rep.addRole(roleARN, acct.Roles[roleARN], sorted(byRole[roleARN]), v, suppressed)
@@ -291,6 +294,12 @@ func (v *verdict) addEscalation(roleARN string, esc *Escalation) {
 	v.grants = []Evidence{{Policy: first.Policy, PolicyType: first.PolicyType, VersionID: first.VersionID, StatementIndex: first.StatementIndex,
 		Sid: first.Sid, Class: policy.ClassEscalation, Reason: reason, Path: esc.Steps}}
 	v.cancel = nil
+	if v.bounded {
+		v.bounded = false
+		b := *v.boundary
+		b.Reason = "permissions boundary caps the role's own grants, but lets the escalation path through"
+		v.boundary = &b
+	}
 }
 
 // judgeRole reads every identity policy of a role together, its inline

@@ -288,3 +288,23 @@ func TestEscalationPathsGrantAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundaryDoesNotCapAnEscalationPath: a role whose own admin a boundary
+// caps, but which can still reach an uncapped admin principal, is reported
+// by its path, without the cap.
+func TestBoundaryDoesNotCapAnEscalationPath(t *testing.T) {
+	path := &Escalation{Admin: "role admin holds admin", Steps: []PathStep{{From: roleARN("r"), To: roleARN("admin"), Actions: []string{"sts:AssumeRole"},
+		AllowedBy: []StatementRef{{Policy: "p", PolicyType: "inline", StatementIndex: 0}}}}}
+	two := []inventory.Function{fn("us-east-1", "a", "r"), fn("us-east-1", "b", "r")}
+	acct := account([]*inventory.Role{{ARN: roleARN("r"), Inline: []inventory.InlinePolicy{inline("p", adminDoc)}, BoundaryARN: policyARN("b")}},
+		[]*inventory.ManagedPolicy{managed("b", `{"Statement":{"Effect":"Allow","Action":["sts:AssumeRole","s3:*"],"Resource":"*"}}`)}, two...)
+	capped := Evaluate(acct, Options{})
+	if capped.Findings[0].Severity != Medium {
+		t.Fatalf("without a path the boundary caps: %+v", capped.Findings[0])
+	}
+	rep := Evaluate(acct, Options{Escalations: map[string]*Escalation{roleARN("r"): path}})
+	f := rep.Findings[0]
+	if f.Severity != High || f.Evidence[0].Class != "escalation" || !strings.Contains(f.Evidence[len(f.Evidence)-1].Reason, "lets the escalation path through") {
+		t.Errorf("finding: %+v", f)
+	}
+}

@@ -183,6 +183,8 @@ func TestEdges(t *testing.T) {
 				{ARN: roleARN("b"), Name: "b", TrustPolicy: trust(roleARN("a")), Inline: inline(allow("*", "sts:AssumeRole"))}}}, -1, ""},
 		{"boundary without sts:AssumeRole", world{exec: []string{allow("*", "sts:AssumeRole")}, roles: []*inventory.Role{adminRole("admin", "root")}, boundary: policyARN("b"),
 			policies: []*inventory.ManagedPolicy{{ARN: policyARN("b"), Name: "b", DefaultVersionID: "v1", Document: doc(allow("*", "s3:*"))}}}, -1, ""},
+		{"admin capped by a boundary that lets AssumeRole through", world{exec: []string{allow("*", "*")}, roles: []*inventory.Role{adminRole("admin", "root")}, boundary: policyARN("b"),
+			policies: []*inventory.ManagedPolicy{{ARN: policyARN("b"), Name: "b", DefaultVersionID: "v1", Document: doc(allow("*", "sts:AssumeRole", "s3:*"))}}}, 1, "sts:AssumeRole"},
 		{"boundary with sts:AssumeRole", world{exec: []string{allow("*", "sts:AssumeRole")}, roles: []*inventory.Role{adminRole("admin", "root")}, boundary: policyARN("b"),
 			policies: []*inventory.ManagedPolicy{{ARN: policyARN("b"), Name: "b", DefaultVersionID: "v1", Document: doc(allow("*", "sts:AssumeRole", "s3:*"))}}}, 1, "sts:AssumeRole"},
 	}
