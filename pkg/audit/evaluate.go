@@ -339,7 +339,8 @@ func judgeRole(role *inventory.Role, managed *managedCache) verdict {
 		}
 		add(r.doc, Evidence{Policy: arn, PolicyType: "managed", VersionID: r.version}, r.wellKnown)
 	}
-	subject := policy.Subject{ARN: role.ARN, ManagedPolicies: role.AttachedPolicyARNs}
+	subject := policy.Subject{ARN: role.ARN, ManagedPolicies: role.AttachedPolicyARNs, VersionsKnown: true}
+	subject.Switchable = managed.switchable(role)
 	a := policy.Judge(stmts, subject)
 	for _, g := range a.Grants {
 		e := sources[g.Doc]
@@ -438,6 +439,8 @@ func parallel(n int, f func(int)) {
 type managedResult struct {
 	doc     *policy.Document
 	version string
+	// others are the non-default versions, parsed; nil when not known.
+	others []*policy.Document
 	// wellKnown: the statements stand for an AWS-managed policy whose
 	// document was not at hand; their positions are unknown.
 	wellKnown bool
@@ -468,6 +471,34 @@ func (c *managedCache) fill(arn string) {
 
 func (c *managedCache) result(arn string) *managedResult { return c.done[arn] }
 
+// switchable lists the customer-managed policies attached to the role that
+// it could raise itself with by making another version the default: those
+// with a non-default version that, on its own, grants admin, near-admin or
+// a self-escalation, and those whose versions are not known.
+func (c *managedCache) switchable(role *inventory.Role) []string {
+	var out []string
+	for _, arn := range role.AttachedPolicyARNs {
+		if policy.IsAWSManaged(arn) {
+			continue
+		}
+		r := c.result(arn)
+		if r == nil || r.err != nil {
+			continue
+		}
+		if r.others == nil {
+			out = append(out, arn)
+			continue
+		}
+		for _, doc := range r.others {
+			if len(policy.Judge(policy.Locate(doc, 0, arn), policy.Subject{ARN: role.ARN, ManagedPolicies: role.AttachedPolicyARNs}).Grants) > 0 {
+				out = append(out, arn)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // managedDocument parses a managed policy's default version, falling back
 // to the well-known table for AWS-managed policies whose document is not at
 // hand. A policy known neither way is an error: the role is unevaluated.
@@ -477,7 +508,18 @@ func managedDocument(arn string, policies map[string]*inventory.ManagedPolicy, p
 		if err != nil {
 			return managedResult{err: &Error{PolicyARN: arn, Message: fmt.Sprintf("managed policy %s version %s: %v", arn, mp.DefaultVersionID, err)}}
 		}
-		return managedResult{doc: doc, version: mp.DefaultVersionID}
+		r := managedResult{doc: doc, version: mp.DefaultVersionID}
+		if mp.OtherVersions != nil {
+			r.others = []*policy.Document{}
+			for _, v := range mp.OtherVersions {
+				// A version that does not parse cannot be made the default
+				// by IAM either: IAM stored it, so it parses; skip it.
+				if other, err := parsed.JSON(v.Document); err == nil {
+					r.others = append(r.others, other)
+				}
+			}
+		}
+		return r
 	}
 	if wk, ok := policy.LookupWellKnown(arn); ok {
 		return managedResult{doc: &policy.Document{Statement: wk.Statements}, wellKnown: true}

@@ -308,3 +308,28 @@ func TestBoundaryDoesNotCapAnEscalationPath(t *testing.T) {
 		t.Errorf("finding: %+v", f)
 	}
 }
+
+// TestSetDefaultPolicyVersionNeedsAStrongerVersion: making another version
+// the default raises a role only when an attached policy has a non-default
+// version that grants more; unknown versions count (conservative).
+func TestSetDefaultPolicyVersionNeedsAStrongerVersion(t *testing.T) {
+	swap := `{"Statement":{"Effect":"Allow","Action":"iam:SetDefaultPolicyVersion","Resource":"*"}}`
+	for _, tt := range []struct {
+		name   string
+		others []inventory.PolicyVersion
+		want   string
+	}{
+		{"only weaker versions", []inventory.PolicyVersion{{ID: "v1", Document: json.RawMessage(s3Doc)}}, RuleSharedRole},
+		{"an admin version", []inventory.PolicyVersion{{ID: "v1", Document: json.RawMessage(adminDoc)}}, RuleSharedAdminRole},
+		{"versions unknown", nil, RuleSharedAdminRole},
+	} {
+		m := managed("m", swap)
+		m.OtherVersions = tt.others
+		acct := account([]*inventory.Role{{ARN: roleARN("r"), AttachedPolicyARNs: []string{policyARN("m")}}}, []*inventory.ManagedPolicy{m},
+			fn("us-east-1", "a", "r"), fn("us-east-1", "b", "r"))
+		rep := Evaluate(acct, Options{})
+		if len(rep.Findings) != 1 || rep.Findings[0].Rule != tt.want {
+			t.Errorf("%s: %+v", tt.name, rep.Findings)
+		}
+	}
+}

@@ -195,10 +195,13 @@ func (r cliRoleDetail) toRole() *Role {
 // defaultVersion returns the policy's default version document; only that
 // version ever counts.
 func (p cliPolicy) defaultVersion() (*ManagedPolicy, bool) {
+	mp := &ManagedPolicy{ARN: p.Arn, Name: p.PolicyName, OtherVersions: []PolicyVersion{}}
 	for _, v := range p.PolicyVersionList {
 		if v.IsDefaultVersion || (p.DefaultVersionId != "" && v.VersionId == p.DefaultVersionId) {
-			return &ManagedPolicy{ARN: p.Arn, Name: p.PolicyName, DefaultVersionID: v.VersionId, Document: v.Document}, true
+			mp.DefaultVersionID, mp.Document = v.VersionId, v.Document
+		} else {
+			mp.OtherVersions = append(mp.OtherVersions, PolicyVersion{ID: v.VersionId, Document: v.Document})
 		}
 	}
-	return nil, false
+	return mp, mp.Document != nil
 }

@@ -124,15 +124,17 @@ func (l *Live) readBulk(ctx context.Context, attached func(...string), onPage fu
 			attached(g.AttachedPolicyARNs...)
 		}
 		for _, p := range page.Policies {
+			mp := &ManagedPolicy{ARN: aws.ToString(p.Arn), Name: aws.ToString(p.PolicyName), OtherVersions: []PolicyVersion{}}
 			for _, v := range p.PolicyVersionList {
 				if v.IsDefaultVersion {
-					mp := &ManagedPolicy{
-						ARN: aws.ToString(p.Arn), Name: aws.ToString(p.PolicyName),
-						DefaultVersionID: aws.ToString(v.VersionId), Document: jsonString(v.Document),
-					}
-					out.policies[mp.ARN] = mp
-					got.Policies = append(got.Policies, mp)
+					mp.DefaultVersionID, mp.Document = aws.ToString(v.VersionId), jsonString(v.Document)
+				} else {
+					mp.OtherVersions = append(mp.OtherVersions, PolicyVersion{ID: aws.ToString(v.VersionId), Document: jsonString(v.Document)})
 				}
+			}
+			if mp.Document != nil {
+				out.policies[mp.ARN] = mp
+				got.Policies = append(got.Policies, mp)
 			}
 		}
 		if onPage != nil {

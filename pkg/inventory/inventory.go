@@ -158,6 +158,16 @@ type ManagedPolicy struct {
 	Name             string          `json:"name"`
 	DefaultVersionID string          `json:"defaultVersionId"`
 	Document         json.RawMessage `json:"document"`
+	// OtherVersions are the non-default versions, when the read carried
+	// them (the bulk read and exports do; nil when unknown): one of them
+	// can be made the default.
+	OtherVersions []PolicyVersion `json:"otherVersions,omitempty"`
+}
+
+// PolicyVersion is one version of a managed policy.
+type PolicyVersion struct {
+	ID       string          `json:"id"`
+	Document json.RawMessage `json:"document"`
 }
 
 // Problem is something the collector could not read.

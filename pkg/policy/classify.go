@@ -82,6 +82,13 @@ type Subject struct {
 	// ManagedPolicies are the ARNs of the managed policies attached to it
 	// (AWS-managed ones are ignored: AWS alone can change them).
 	ManagedPolicies []string
+	// VersionsKnown says Switchable was worked out from the policies'
+	// versions: making another version the default raises the subject
+	// only for the attached policies listed there, those with a
+	// non-default version that grants more. Unknown versions count every
+	// attached customer-managed policy.
+	VersionsKnown bool
+	Switchable    []string
 }
 
 // Located is a statement and where it came from, for evidence.
@@ -304,11 +311,24 @@ func (j *judgement) escalation(st *judged) (Grant, bool) {
 	if g, ok := try(RoleEscalationActions, lowRoleEscalation, []string{self}, func(string) string { return "the role itself" }); ok {
 		return g, true
 	}
-	return try(PolicyEscalationActions, lowPolicyEscalation, j.policyTargets, func(t string) string {
+	what := func(t string) string {
 		if strings.HasSuffix(t, "/lra-unlisted-policy") {
 			return "every customer-managed policy of the account"
 		}
 		return "its attached policy " + t
+	}
+	if g, ok := try(PolicyEscalationActions[:1], lowPolicyEscalation[:1], j.policyTargets, what); ok {
+		return g, true
+	}
+	switchable := j.policyTargets
+	if j.subject.VersionsKnown {
+		switchable = j.subject.Switchable
+	}
+	return try(PolicyEscalationActions[1:], lowPolicyEscalation[1:], switchable, func(t string) string {
+		if j.subject.VersionsKnown {
+			return "its attached policy " + t + ", which has a non-default version that grants more"
+		}
+		return what(t)
 	})
 }
 
