@@ -148,13 +148,8 @@ func (l *Live) readBulk(ctx context.Context, attached func(...string), onPage fu
 }
 
 func roleFromDetail(rd iamtypes.RoleDetail) *Role {
-	r := &Role{ARN: aws.ToString(rd.Arn), Name: aws.ToString(rd.RoleName)}
-	for _, p := range rd.RolePolicyList {
-		r.Inline = append(r.Inline, InlinePolicy{Name: aws.ToString(p.PolicyName), Document: jsonString(p.PolicyDocument)})
-	}
-	for _, p := range rd.AttachedManagedPolicies {
-		r.AttachedPolicyARNs = append(r.AttachedPolicyARNs, aws.ToString(p.PolicyArn))
-	}
+	r := &Role{ARN: aws.ToString(rd.Arn), Name: aws.ToString(rd.RoleName),
+		Inline: inlineFromDetail(rd.RolePolicyList), AttachedPolicyARNs: attachedFromDetail(rd.AttachedManagedPolicies)}
 	if rd.PermissionsBoundary != nil {
 		r.BoundaryARN = aws.ToString(rd.PermissionsBoundary.PermissionsBoundaryArn)
 	}
@@ -167,13 +162,8 @@ func roleFromDetail(rd iamtypes.RoleDetail) *Role {
 }
 
 func userFromDetail(ud iamtypes.UserDetail) *User {
-	u := &User{ARN: aws.ToString(ud.Arn), Name: aws.ToString(ud.UserName), Groups: ud.GroupList}
-	for _, p := range ud.UserPolicyList {
-		u.Inline = append(u.Inline, InlinePolicy{Name: aws.ToString(p.PolicyName), Document: jsonString(p.PolicyDocument)})
-	}
-	for _, p := range ud.AttachedManagedPolicies {
-		u.AttachedPolicyARNs = append(u.AttachedPolicyARNs, aws.ToString(p.PolicyArn))
-	}
+	u := &User{ARN: aws.ToString(ud.Arn), Name: aws.ToString(ud.UserName), Groups: ud.GroupList,
+		Inline: inlineFromDetail(ud.UserPolicyList), AttachedPolicyARNs: attachedFromDetail(ud.AttachedManagedPolicies)}
 	if ud.PermissionsBoundary != nil {
 		u.BoundaryARN = aws.ToString(ud.PermissionsBoundary.PermissionsBoundaryArn)
 	}
@@ -181,14 +171,27 @@ func userFromDetail(ud iamtypes.UserDetail) *User {
 }
 
 func groupFromDetail(gd iamtypes.GroupDetail) *Group {
-	g := &Group{ARN: aws.ToString(gd.Arn), Name: aws.ToString(gd.GroupName)}
-	for _, p := range gd.GroupPolicyList {
-		g.Inline = append(g.Inline, InlinePolicy{Name: aws.ToString(p.PolicyName), Document: jsonString(p.PolicyDocument)})
+	return &Group{ARN: aws.ToString(gd.Arn), Name: aws.ToString(gd.GroupName),
+		Inline: inlineFromDetail(gd.GroupPolicyList), AttachedPolicyARNs: attachedFromDetail(gd.AttachedManagedPolicies)}
+}
+
+// inlineFromDetail and attachedFromDetail convert the policy lists that
+// roles, users and groups share in the bulk read (nil when empty, as the
+// per-role read leaves them).
+func inlineFromDetail(list []iamtypes.PolicyDetail) []InlinePolicy {
+	var out []InlinePolicy
+	for _, p := range list {
+		out = append(out, InlinePolicy{Name: aws.ToString(p.PolicyName), Document: jsonString(p.PolicyDocument)})
 	}
-	for _, p := range gd.AttachedManagedPolicies {
-		g.AttachedPolicyARNs = append(g.AttachedPolicyARNs, aws.ToString(p.PolicyArn))
+	return out
+}
+
+func attachedFromDetail(list []iamtypes.AttachedPolicy) []string {
+	var out []string
+	for _, p := range list {
+		out = append(out, aws.ToString(p.PolicyArn))
 	}
-	return g
+	return out
 }
 
 func tagMap(tags []iamtypes.Tag) map[string]string {
