@@ -158,7 +158,10 @@ func (s *search) takeUser(n *node, t *targets) *edge {
 			continue
 		}
 		for _, u := range t.users {
-			if e := s.all(n, u, []string{a}, u.arn, "takes over the user's credentials"); u != n && e != nil {
+			if u == n {
+				continue
+			}
+			if e := s.all(n, u, []string{a}, u.arn, "takes over the user's credentials"); e != nil {
 				best = nearest(best, e)
 				break
 			}

@@ -69,19 +69,6 @@ func (b *bulkIAM) directory() *Directory {
 	return b.dir
 }
 
-// awsManaged lists the AWS-managed policies (absent from the bulk read)
-// that any principal attaches, to fetch them early: escalation paths run
-// through every principal, not only the functions' roles.
-func (b *bulkIAM) awsManaged() []string {
-	var out []string
-	for _, p := range b.directory().AttachedPolicies() {
-		if b.policies[p] == nil {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // readBulk pages through GetAccountAuthorizationDetails for roles and
 // customer managed policies. AWS-managed policies are left out on purpose:
 // an account uses a few of them, and they are fetched one by one.

@@ -142,8 +142,6 @@ func (l *Live) startIAMRead(ctx context.Context, req Request) *earlyIAM {
 		e.bulk, e.err = l.readBulk(ctx, pre.add, req.OnIAMPage)
 		e.prefetched = pre.wait()
 		if e.err == nil {
-			pre.add(e.bulk.awsManaged()...) // none left, normally
-			e.prefetched = pre.wait()
 			if req.OnIAMRead != nil {
 				roles, policies := e.bulk.lambdaView(e.prefetched)
 				req.OnIAMRead(IAMRead{Roles: roles, Policies: policies, Directory: e.bulk.directory()})
