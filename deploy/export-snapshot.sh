@@ -34,6 +34,8 @@ export_to() { # export_to FILE COMMAND...
 }
 
 export_to "$dir/iam.json" aws iam get-account-authorization-details
+# The alias only names the account in alerts: skipped when denied.
+export_to "$dir/account-aliases.json" aws iam list-account-aliases 2>/dev/null || rm -f "$dir/account-aliases.json.tmp"
 for region in "${regions[@]}"; do
   [ -n "$region" ] || continue
   export_to "$dir/lambda-$region.json" aws lambda list-functions --region "$region"

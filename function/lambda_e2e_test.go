@@ -165,7 +165,7 @@ func alertSetup(t *testing.T, moto *testenv.Moto) (topicARN string, q alertQueue
 	if err != nil {
 		t.Fatal(err)
 	}
-	queueARN := "arn:aws:sqs:us-east-1:" + testenv.AccountID + ":alerts"
+	queueARN := "arn:aws:sqs:us-east-1:" + moto.Account() + ":alerts"
 	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN)}); err != nil {
 		t.Fatal(err)
 	}

@@ -236,7 +236,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad format", []string{"--format", "xml"}, "--format must be text or json"},
+		{"bad format", []string{"--format", "xml"}, "--format must be text, json or asff"},
 		{"bad severity", []string{"--fail-on", "urgent"}, `unknown severity "urgent"`},
 		{"bad region", []string{"--regions", "mars-1"}, `"mars-1" is not a region name`},
 		{"stray argument", []string{"audit-now"}, `unexpected argument "audit-now"`},

@@ -111,12 +111,14 @@ func TestPipelineDirection(t *testing.T) {
 		t.Fatal("go is not on PATH")
 	}
 	forbidden := map[string][]string{
-		"pkg/policy":     {"pkg/inventory", "pkg/audit", "pkg/remediation", "pkg/render", "pkg/notify", "pkg/run"},
-		"pkg/inventory":  {"pkg/audit", "pkg/remediation", "pkg/render", "pkg/notify", "pkg/run"},
-		"pkg/audit":      {"pkg/remediation", "pkg/escalation", "pkg/render", "pkg/notify", "pkg/run", "pkg/handler", "pkg/cli"},
-		"pkg/escalation": {"pkg/remediation", "pkg/render", "pkg/notify", "pkg/run", "pkg/handler", "pkg/cli"},
-		"pkg/run":        {"pkg/render", "pkg/notify", "pkg/handler", "pkg/cli"},
-		"pkg/notify":     {"pkg/run", "pkg/handler", "pkg/cli"},
+		"pkg/policy":     {"pkg/inventory", "pkg/audit", "pkg/remediation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run"},
+		"pkg/inventory":  {"pkg/audit", "pkg/remediation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run"},
+		"pkg/audit":      {"pkg/remediation", "pkg/escalation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
+		"pkg/escalation": {"pkg/remediation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
+		"pkg/run":        {"pkg/render", "pkg/notify", "pkg/asff", "pkg/handler", "pkg/cli"},
+		"pkg/notify":     {"pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
+		// Security Hub is a delivery beside the alert: neither knows the other.
+		"pkg/asff": {"pkg/notify", "pkg/render", "pkg/run", "pkg/handler", "pkg/cli"},
 	}
 	for pkg, bad := range forbidden {
 		cmd := exec.Command("go", "list", "-deps", "./"+pkg)

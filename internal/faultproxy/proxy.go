@@ -32,6 +32,9 @@ const (
 	Deny        Fault = "deny"         // the service's access-denied error
 	NotEnabled  Fault = "not-enabled"  // what a region not enabled for the account answers
 	Delay       Fault = "delay"        // only the latency, then forward
+	// NotSubscribed is what Security Hub answers in an account and region
+	// where it is not enabled (moto accepts findings regardless).
+	NotSubscribed Fault = "not-subscribed"
 )
 
 // Rule matches requests and injects a fault into a share of them.
@@ -179,6 +182,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeDenied(w, req)
 	case NotEnabled:
 		writeNotEnabled(w, req)
+	case NotSubscribed:
+		restJSONError(w, http.StatusUnauthorized, "InvalidAccessException", "Account is not subscribed to AWS Security Hub")
 	}
 }
 
@@ -214,8 +219,14 @@ func Identify(r *http.Request, body []byte) Request {
 		req.Operation = form.Get("Action")
 		return req
 	}
-	if req.Service == "lambda" {
+	switch req.Service {
+	case "lambda":
 		req.Operation = lambdaOperation(r.Method, r.URL.Path)
+	case "securityhub":
+		req.Operation = map[string]string{"/findings": "GetFindings", "/findings/import": "BatchImportFindings"}[r.URL.Path]
+		if req.Operation == "" {
+			req.Operation = r.Method + " " + r.URL.Path
+		}
 	}
 	return req
 }
@@ -244,7 +255,7 @@ func lambdaOperation(method, path string) string {
 // service protocols, by SigV4 signing name.
 func protocol(service string) string {
 	switch service {
-	case "lambda":
+	case "lambda", "securityhub":
 		return "rest-json"
 	case "ssm", "sqs", "kms":
 		return "json"

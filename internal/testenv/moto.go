@@ -21,12 +21,39 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Moto is a running moto server.
 type Moto struct {
 	URL string
 	cmd *exec.Cmd
+	// as, when set, are another account's credentials (see As).
+	as      *aws.Credentials
+	account string
+}
+
+// As is the same server seen from another account: moto takes the
+// credentials sts:AssumeRole returns for a role in that account as the
+// account's own. Env, Config and Seed of the result act in it.
+func (m *Moto) As(t testing.TB, account string) *Moto {
+	t.Helper()
+	out, err := sts.NewFromConfig(m.Config()).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/test-admin"), RoleSessionName: aws.String("test"),
+	})
+	if err != nil {
+		t.Fatalf("assume a role in %s: %v", account, err)
+	}
+	c := aws.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey, SessionToken: *out.Credentials.SessionToken}
+	return &Moto{URL: m.URL, cmd: m.cmd, as: &c, account: account}
+}
+
+// Account is the account this view acts in.
+func (m *Moto) Account() string {
+	if m.account == "" {
+		return AccountID
+	}
+	return m.account
 }
 
 // Require fails in CI and skips elsewhere when a tool is not installed.
@@ -100,10 +127,15 @@ func (m *Moto) Reset(t testing.TB) {
 
 // Env returns the environment a child process needs to talk to this moto.
 func (m *Moto) Env() []string {
+	key, secret, token := "testing", "testing", ""
+	if m.as != nil {
+		key, secret, token = m.as.AccessKeyID, m.as.SecretAccessKey, m.as.SessionToken
+	}
 	return []string{
 		"AWS_ENDPOINT_URL=" + m.URL,
-		"AWS_ACCESS_KEY_ID=testing",
-		"AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_ACCESS_KEY_ID=" + key,
+		"AWS_SECRET_ACCESS_KEY=" + secret,
+		"AWS_SESSION_TOKEN=" + token,
 		"AWS_REGION=us-east-1",
 		"AWS_DEFAULT_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true",
@@ -114,9 +146,13 @@ func (m *Moto) Env() []string {
 
 // Config returns an SDK configuration bound to this moto.
 func (m *Moto) Config() aws.Config {
+	creds := credentials.NewStaticCredentialsProvider("testing", "testing", "")
+	if m.as != nil {
+		creds = credentials.NewStaticCredentialsProvider(m.as.AccessKeyID, m.as.SecretAccessKey, m.as.SessionToken)
+	}
 	return aws.Config{
 		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		Credentials:  creds,
 		BaseEndpoint: aws.String(m.URL),
 	}
 }

@@ -80,7 +80,7 @@ func (m *Moto) Seed(t testing.TB, a Account) {
 		if strings.HasPrefix(ref, "arn:") {
 			return ref
 		}
-		return PolicyARN(ref)
+		return "arn:aws:iam::" + m.Account() + ":policy/" + ref
 	}
 	for _, p := range a.Policies {
 		out, err := iamc.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(p.Name), PolicyDocument: aws.String(p.Versions[0])})
@@ -124,7 +124,7 @@ func (m *Moto) Seed(t testing.TB, a Account) {
 	for _, f := range a.Functions {
 		lc := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = f.Region })
 		in := &lambda.CreateFunctionInput{
-			FunctionName: aws.String(f.Name), Role: aws.String(RoleARN(f.Role)), Runtime: lambdatypes.RuntimePython312,
+			FunctionName: aws.String(f.Name), Role: aws.String("arn:aws:iam::" + m.Account() + ":role/" + f.Role), Runtime: lambdatypes.RuntimePython312,
 			Handler: aws.String("index.handler"), Code: &lambdatypes.FunctionCode{ZipFile: zip},
 		}
 		if len(f.SubnetIDs) > 0 {

@@ -121,14 +121,15 @@ func newReport(acct *inventory.Account, now func() time.Time) *Report {
 		now = time.Now
 	}
 	return &Report{
-		Tool:        "lambda-role-audit",
-		AccountID:   acct.ID,
-		Source:      acct.Source,
-		GeneratedAt: now().UTC(),
-		Regions:     append([]string{}, acct.Regions...),
-		Functions:   len(acct.Functions),
-		Errors:      []Error{},
-		Findings:    []Finding{},
+		Tool:         "lambda-role-audit",
+		AccountID:    acct.ID,
+		AccountAlias: acct.Alias,
+		Source:       acct.Source,
+		GeneratedAt:  now().UTC(),
+		Regions:      append([]string{}, acct.Regions...),
+		Functions:    len(acct.Functions),
+		Errors:       []Error{},
+		Findings:     []Finding{},
 	}
 }
 

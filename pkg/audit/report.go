@@ -22,20 +22,26 @@ var Rules = []string{RuleSharedAdminRole, RuleAdminRole, RuleSharedRole}
 
 // Report is the audit's result. Its JSON field names are a contract.
 type Report struct {
-	Tool        string    `json:"tool"`
-	AccountID   string    `json:"accountId,omitempty"`
-	Source      string    `json:"source"`
-	GeneratedAt time.Time `json:"generatedAt"`
+	Tool      string `json:"tool"`
+	AccountID string `json:"accountId,omitempty"`
+	// AccountAlias names the account in alerts, when it has one.
+	AccountAlias string    `json:"accountAlias,omitempty"`
+	Source       string    `json:"source"`
+	GeneratedAt  time.Time `json:"generatedAt"`
 	// Complete is false whenever anything could not be read or judged; the
 	// reasons are in Errors.
-	Complete  bool      `json:"complete"`
-	Errors    []Error   `json:"errors"`
-	Warnings  []string  `json:"warnings,omitempty"`
-	Regions   []string  `json:"regions"`
-	Functions int       `json:"functionsAudited"`
-	Roles     int       `json:"rolesEvaluated"`
-	Summary   Summary   `json:"summary"`
-	Findings  []Finding `json:"findings"`
+	Complete bool    `json:"complete"`
+	Errors   []Error `json:"errors"`
+	// DeliveryErrors are exports that failed after the audit (Security
+	// Hub): the audit itself may be complete, but someone must know that
+	// its findings did not all get where they were sent.
+	DeliveryErrors []Error   `json:"deliveryErrors,omitempty"`
+	Warnings       []string  `json:"warnings,omitempty"`
+	Regions        []string  `json:"regions"`
+	Functions      int       `json:"functionsAudited"`
+	Roles          int       `json:"rolesEvaluated"`
+	Summary        Summary   `json:"summary"`
+	Findings       []Finding `json:"findings"`
 }
 
 // Error is something the audit could not see.

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"lambda-role-audit/pkg/asff"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/inventory"
@@ -31,6 +33,8 @@ type auditFlags struct {
 	minSeverity string
 	timeout     time.Duration
 	verbose     bool
+	securityHub bool
+	hubRegion   string
 }
 
 // auditOptions are the audit command's flags, checked.
@@ -44,16 +48,22 @@ type auditOptions struct {
 	timeout     time.Duration
 	verbose     bool
 	strategy    inventory.IAMStrategy
+	securityHub bool
+	// hubRegion is where Security Hub findings go (--security-hub, and the
+	// product ARN of --format asff).
+	hubRegion string
 }
 
 func auditFlagSet(f *auditFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("lambda-role-audit", flag.ContinueOnError)
 	fs.StringVar(&f.snapshot, "snapshot", "", "audit `DIR`, a snapshot of AWS CLI exports, instead of the live account")
 	fs.StringVar(&f.regions, "regions", "", "comma-separated `LIST` of regions: the live regions to audit (default $AUDIT_REGIONS, else every enabled region), or the snapshot's regions to keep")
-	fs.StringVar(&f.format, "format", "text", "output `FORMAT`: text or json")
+	fs.StringVar(&f.format, "format", "text", "output `FORMAT`: text, json, or asff (the findings at or above --min-severity as AWS Security Finding Format, for importing by other means)")
 	fs.StringVar(&f.failOn, "fail-on", "low", "lowest `SEVERITY` that makes the exit status 1: critical, high, medium or low")
 	fs.StringVar(&f.publish, "publish", "", "also publish the alert to this SNS `TOPIC_ARN` when there are findings at or above --min-severity, or the audit is incomplete")
-	fs.StringVar(&f.minSeverity, "min-severity", "medium", "with --publish only: the lowest `SEVERITY` that alerts")
+	fs.StringVar(&f.minSeverity, "min-severity", "medium", "with --publish, --security-hub or --format asff: the lowest `SEVERITY` that alerts or becomes a Security Hub finding")
+	fs.BoolVar(&f.securityHub, "security-hub", false, "also import the findings at or above --min-severity into the account's AWS Security Hub, and archive those a complete audit no longer finds")
+	fs.StringVar(&f.hubRegion, "security-hub-region", "", "the `REGION` of the Security Hub that receives findings (default: the credentials' region)")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Minute, "stop collecting after this `DURATION` and report what was read, marked incomplete")
 	fs.BoolVar(&f.verbose, "verbose", false, "log progress and retries as JSON on stderr")
 	return fs
@@ -87,7 +97,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	report := res.Report
 	logger.Info("audit done", "functions", report.Functions, "regions", report.Regions, "findings", len(report.Findings),
 		"complete", report.Complete, "collectMs", res.Collect.Milliseconds())
-	if err := writeReport(stdout, report, opts.format); err != nil {
+	if opts.securityHub {
+		deliverToSecurityHub(ctx, report, opts, stderr)
+	}
+	if err := writeReport(stdout, report, opts); err != nil {
 		return fail(stderr, "lambda-role-audit: write report", err)
 	}
 	if publish, _ := notify.Decide(notify.ModeFindings, report, opts.minSeverity, notify.State{}); opts.publish != "" && publish {
@@ -107,14 +120,17 @@ func checkAuditFlags(f auditFlags, set map[string]bool, env Env) (auditOptions, 
 	if set["snapshot"] && strings.TrimSpace(f.snapshot) == "" {
 		return o, errors.New("--snapshot needs a directory")
 	}
-	if f.format != "text" && f.format != "json" {
-		return o, fmt.Errorf("--format must be text or json, not %q", f.format)
+	if f.format != "text" && f.format != "json" && f.format != "asff" {
+		return o, fmt.Errorf("--format must be text, json or asff, not %q", f.format)
 	}
 	if o.failOn, err = audit.ParseSeverity(f.failOn); err != nil {
 		return o, fmt.Errorf("--fail-on: %w", err)
 	}
-	if set["min-severity"] && f.publish == "" {
-		return o, errors.New("--min-severity only sets which findings --publish alerts on; use --fail-on for the exit status")
+	if set["min-severity"] && f.publish == "" && !f.securityHub && f.format != "asff" {
+		return o, errors.New("--min-severity only sets which findings --publish, --security-hub and --format asff send; use --fail-on for the exit status")
+	}
+	if err := checkHubFlags(&o, f, set, env); err != nil {
+		return o, err
 	}
 	if o.minSeverity, err = audit.ParseSeverity(f.minSeverity); err != nil {
 		return o, fmt.Errorf("--min-severity: %w", err)
@@ -223,8 +239,17 @@ func publishAlert(ctx context.Context, report *audit.Report, topic string, min a
 	return nil
 }
 
-func writeReport(w io.Writer, r *audit.Report, format string) error {
-	if format == "json" {
+func writeReport(w io.Writer, r *audit.Report, o auditOptions) error {
+	switch o.format {
+	case "asff":
+		where, err := asff.WhereFor(r.AccountID, o.hubRegion)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(asff.Map(r, where, o.minSeverity, r.GeneratedAt, nil))
+	case "json":
 		// Compact: the JSON form is for programs (pipe it to jq to read
 		// it), and a 10,000-function report indents slowly.
 		return json.NewEncoder(w).Encode(r)
@@ -233,9 +258,10 @@ func writeReport(w io.Writer, r *audit.Report, format string) error {
 }
 
 // exitStatus maps a report to the command's exit status. An incomplete
-// audit is never a pass, whatever it found.
+// audit, or one whose findings did not reach Security Hub, is never a
+// pass, whatever it found.
 func exitStatus(r *audit.Report, failOn audit.Severity) int {
-	if !r.Complete {
+	if !r.Complete || len(r.DeliveryErrors) > 0 {
 		return ExitTrouble
 	}
 	for _, f := range r.Findings {
@@ -244,4 +270,46 @@ func exitStatus(r *audit.Report, failOn audit.Severity) int {
 		}
 	}
 	return ExitClean
+}
+
+// checkHubFlags checks the Security Hub flags and picks the region its
+// findings are for: --security-hub-region, else the credentials' region.
+func checkHubFlags(o *auditOptions, f auditFlags, set map[string]bool, env Env) error {
+	o.securityHub = f.securityHub
+	if set["security-hub-region"] && !f.securityHub && f.format != "asff" {
+		return errors.New("--security-hub-region only applies with --security-hub or --format asff")
+	}
+	if f.securityHub && f.snapshot != "" {
+		return errors.New("--security-hub imports a live audit of the current account; it cannot be used with --snapshot (use --format asff to print the findings)")
+	}
+	if !f.securityHub && f.format != "asff" {
+		return nil
+	}
+	o.hubRegion = strings.TrimSpace(f.hubRegion)
+	for _, name := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if o.hubRegion == "" {
+			o.hubRegion = strings.TrimSpace(env(name))
+		}
+	}
+	switch {
+	case o.hubRegion == "":
+		return errors.New("Security Hub findings need a region: give --security-hub-region (or set AWS_REGION)")
+	case !inventory.ValidRegion(o.hubRegion):
+		return fmt.Errorf("--security-hub-region: %q is not a region name", o.hubRegion)
+	}
+	return nil
+}
+
+// deliverToSecurityHub imports the findings; a failure is in the report's
+// delivery errors (and so in the output and the exit status).
+func deliverToSecurityHub(ctx context.Context, report *audit.Report, o auditOptions, stderr io.Writer) {
+	cfg, err := awsenv.Load(ctx)
+	if err != nil {
+		report.DeliveryErrors = append(report.DeliveryErrors, audit.Error{Operation: "securityhub", Message: err.Error()})
+		return
+	}
+	client := securityhub.NewFromConfig(cfg, func(opt *securityhub.Options) { opt.Region = o.hubRegion })
+	if res, ok := asff.Deliver(ctx, client, report, o.hubRegion, o.minSeverity, report.GeneratedAt); ok {
+		fmt.Fprintf(stderr, "lambda-role-audit: Security Hub (%s): %d finding(s) imported, %d archived\n", o.hubRegion, res.Imported, res.Archived)
+	}
 }

@@ -23,8 +23,9 @@ const (
 type Env func(string) string
 
 const synopsis = `usage:
-  lambda-role-audit [--snapshot DIR] [--regions LIST] [--format text|json] [--fail-on SEVERITY]
-                    [--publish TOPIC_ARN [--min-severity SEVERITY]] [--timeout DURATION] [--verbose]
+  lambda-role-audit [--snapshot DIR] [--regions LIST] [--format text|json|asff] [--fail-on SEVERITY]
+                    [--publish TOPIC_ARN] [--security-hub [--security-hub-region REGION]]
+                    [--min-severity SEVERITY] [--timeout DURATION] [--verbose]
   lambda-role-audit plan --function ARN [--snapshot DIR] [--format cli|cloudformation|terraform|json]
   lambda-role-audit remediate --function ARN [--yes]
   lambda-role-audit COMMAND --help
@@ -44,7 +45,8 @@ commands:
   remediate  switch one function to that role (prints first; --yes applies)
 
 exit status: 0 complete and no finding at or above --fail-on; 1 such
-findings exist; 2 usage error, unreadable input or incomplete audit.
+findings exist; 2 usage error, unreadable input, incomplete audit, or
+findings that --security-hub could not import.
 `
 
 // Run executes the command line and returns the exit status.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -33,10 +34,14 @@ func TestUsageErrors(t *testing.T) {
 		{"hole in regions", []string{"--regions", "us-east-1,,eu-west-1"}, nil, `(element 2)`},
 		{"not a region", []string{"--regions", "moon-base"}, nil, `"moon-base" is not a region name`},
 		{"bad AUDIT_REGIONS", nil, map[string]string{"AUDIT_REGIONS": "us-east-1,,x"}, "AUDIT_REGIONS:"},
-		{"min-severity alone", []string{"--snapshot", sample, "--min-severity", "high"}, nil, "--min-severity only sets which findings --publish alerts on"},
+		{"min-severity alone", []string{"--snapshot", sample, "--min-severity", "high"}, nil, "--min-severity only sets which findings --publish, --security-hub and --format asff send"},
 		{"bad min-severity", []string{"--publish", "arn:aws:sns:us-east-1:123456789012:t", "--min-severity", "severe"}, nil, "--min-severity:"},
 		{"bad fail-on", []string{"--fail-on", "worst"}, nil, "--fail-on:"},
-		{"bad format", []string{"--format", "yaml"}, nil, "--format must be text or json"},
+		{"bad format", []string{"--format", "yaml"}, nil, "--format must be text, json or asff"},
+		{"security hub offline", []string{"--snapshot", sample, "--security-hub"}, nil, "--security-hub imports a live audit"},
+		{"hub region alone", []string{"--snapshot", sample, "--security-hub-region", "eu-west-1"}, nil, "--security-hub-region only applies with --security-hub or --format asff"},
+		{"asff without region", []string{"--snapshot", sample, "--format", "asff"}, map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": ""}, "Security Hub findings need a region"},
+		{"bad hub region", []string{"--snapshot", sample, "--format", "asff", "--security-hub-region", "mars-1"}, nil, `--security-hub-region: "mars-1" is not a region name`},
 		{"bad topic", []string{"--publish", "my-topic"}, nil, "--publish:"},
 		{"empty topic", []string{"--publish", ""}, nil, "--publish:"},
 		{"zero timeout", []string{"--timeout", "0s"}, nil, "--timeout must be positive"},
@@ -108,5 +113,26 @@ func TestPlanFromSnapshotFormats(t *testing.T) {
 	code, _, stderr := runCLI([]string{"plan", "--snapshot", sample, "--function", "arn:aws:lambda:us-east-1:123456789012:function:nope"}, nil)
 	if code != ExitTrouble || !strings.Contains(stderr, "is not in the snapshot") || strings.Contains(stderr, "usage:") {
 		t.Errorf("unknown function: exit %d %q", code, stderr)
+	}
+}
+
+// TestFormatASFF: the findings at or above --min-severity as an ASFF
+// array, for the region given.
+func TestFormatASFF(t *testing.T) {
+	code, stdout, stderr := runCLI([]string{"--snapshot", sample, "--format", "asff", "--security-hub-region", "eu-west-1", "--min-severity", "high"}, nil)
+	if code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var findings []struct{ ProductArn, GeneratorId string }
+	if err := json.Unmarshal([]byte(stdout), &findings); err != nil || len(findings) == 0 {
+		t.Fatalf("not an ASFF array (%v): %s", err, stdout)
+	}
+	for _, f := range findings {
+		if !strings.HasPrefix(f.ProductArn, "arn:aws:securityhub:eu-west-1:") || !strings.HasPrefix(f.GeneratorId, "lambda-role-audit/") {
+			t.Errorf("finding %+v", f)
+		}
+		if strings.HasSuffix(f.GeneratorId, "shared-role") {
+			t.Errorf("a low finding is below --min-severity high: %+v", f)
+		}
 	}
 }

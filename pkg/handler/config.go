@@ -24,6 +24,10 @@ type Config struct {
 	StateParameter string
 	LogGroup       string
 	LogStream      string
+	// SecurityHub imports findings into the account's Security Hub in
+	// SecurityHubRegion (the function's own region).
+	SecurityHub       bool
+	SecurityHubRegion string
 }
 
 // loadConfig reads and validates the environment. Every bad value is named,
@@ -65,6 +69,16 @@ func loadConfig(env func(string) string) (Config, error) {
 		if r = strings.TrimSpace(r); r != "" {
 			c.SuppressRoles = append(c.SuppressRoles, r)
 		}
+	}
+	switch v := strings.TrimSpace(env("SECURITY_HUB")); v {
+	case "", "off":
+	case "on":
+		c.SecurityHub, c.SecurityHubRegion = true, strings.TrimSpace(env("AWS_REGION"))
+		if !inventory.ValidRegion(c.SecurityHubRegion) {
+			errs = append(errs, fmt.Errorf("SECURITY_HUB=on needs AWS_REGION (set by Lambda), which is %q", c.SecurityHubRegion))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("SECURITY_HUB: %q is neither on nor off", v))
 	}
 	if c.NotifyOn == notify.ModeChange && c.StateParameter == "" {
 		errs = append(errs, errors.New("STATE_PARAMETER is required when NOTIFY_ON is change"))

@@ -26,8 +26,12 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatalf("config = %+v", c)
 	}
 	d, err := loadConfig(envOf(map[string]string{"ALERT_TOPIC_ARN": topic}))
-	if err != nil || d.NotifyOn != "findings" || d.MinSeverity != "medium" || d.Regions != nil {
+	if err != nil || d.NotifyOn != "findings" || d.MinSeverity != "medium" || d.Regions != nil || d.SecurityHub {
 		t.Fatalf("defaults = %+v, %v", d, err)
+	}
+	h, err := loadConfig(envOf(map[string]string{"ALERT_TOPIC_ARN": topic, "SECURITY_HUB": "on", "AWS_REGION": "eu-west-1"}))
+	if err != nil || !h.SecurityHub || h.SecurityHubRegion != "eu-west-1" {
+		t.Fatalf("security hub = %+v, %v", h, err)
 	}
 }
 
@@ -44,6 +48,8 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"bad region", map[string]string{"ALERT_TOPIC_ARN": topic, "AUDIT_REGIONS": "us-east-1,narnia"}, `AUDIT_REGIONS: "narnia" is not a region name`},
 		{"bad notify", map[string]string{"ALERT_TOPIC_ARN": topic, "NOTIFY_ON": "sometimes"}, `NOTIFY_ON: "sometimes" is not a notify mode`},
 		{"change without state", map[string]string{"ALERT_TOPIC_ARN": topic, "NOTIFY_ON": "change"}, "STATE_PARAMETER is required"},
+		{"security hub typo", map[string]string{"ALERT_TOPIC_ARN": topic, "SECURITY_HUB": "yes"}, `SECURITY_HUB: "yes" is neither on nor off`},
+		{"security hub without region", map[string]string{"ALERT_TOPIC_ARN": topic, "SECURITY_HUB": "on"}, "SECURITY_HUB=on needs AWS_REGION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

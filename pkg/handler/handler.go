@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"lambda-role-audit/pkg/asff"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/notify"
@@ -21,8 +22,10 @@ type Handler struct {
 	Source run.Source
 	SNS    notify.SNSAPI
 	SSM    notify.SSMAPI
-	Logger *slog.Logger
-	Now    func() time.Time
+	// SecurityHub receives findings when Config.SecurityHub is on.
+	SecurityHub asff.API
+	Logger      *slog.Logger
+	Now         func() time.Time
 }
 
 // Summary is the invocation's compact result, readable in the console's
@@ -41,7 +44,10 @@ type Summary struct {
 	MessageID string        `json:"messageId,omitempty"`
 	Reason    string        `json:"reason,omitempty"`
 	Shortened int           `json:"omittedFromAlert,omitempty"`
-	Report    *audit.Report `json:"report,omitempty"`
+	// SecurityHub is what the Security Hub export did, when it is on and
+	// worked (a failure is in Errors, and in the alert).
+	SecurityHub *asff.Result  `json:"securityHub,omitempty"`
+	Report      *audit.Report `json:"report,omitempty"`
 	// OmittedFromResponse counts findings a dry run's report leaves out to
 	// fit Lambda's response limit; ReportNote says where they are.
 	OmittedFromResponse int            `json:"omittedFromResponse,omitempty"`
@@ -83,7 +89,27 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 		}
 		return sum, nil
 	}
+	if h.Config.SecurityHub {
+		sum = h.deliverToSecurityHub(ctx, rep, sum)
+	}
 	return h.notify(ctx, rep, mode, sum)
+}
+
+// deliverToSecurityHub imports the findings before the alert is built,
+// so that a failure is said in the alert (which then goes out) rather
+// than failing the invocation.
+func (h *Handler) deliverToSecurityHub(ctx context.Context, rep *audit.Report, sum Summary) Summary {
+	log := h.logger()
+	res, ok := asff.Deliver(ctx, h.SecurityHub, rep, h.Config.SecurityHubRegion, h.Config.MinSeverity, h.now())
+	if !ok {
+		e := rep.DeliveryErrors[len(rep.DeliveryErrors)-1]
+		log.Error("Security Hub not updated", "operation", e.Operation, "error", e.Message)
+		sum.Errors = append(sum.Errors, render.ErrorLine(e))
+		return sum
+	}
+	log.Info("Security Hub updated", "imported", res.Imported, "archived", res.Archived, "region", h.Config.SecurityHubRegion)
+	sum.SecurityHub = &res
+	return sum
 }
 
 // audit runs the audit, keeping back part of the invocation's time for

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -34,5 +35,8 @@ func New(ctx context.Context, env func(string) string) Entry {
 	collector := awsenv.Collector(awsCfg)
 	collector.Logger = log
 	h := &Handler{Config: cfg, Source: collector, SNS: sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.Region = notify.TopicRegion(cfg.TopicARN) }), SSM: ssm.NewFromConfig(awsCfg), Logger: log}
+	if cfg.SecurityHub {
+		h.SecurityHub = securityhub.NewFromConfig(awsCfg, func(o *securityhub.Options) { o.Region = cfg.SecurityHubRegion })
+	}
 	return h.Handle
 }

@@ -14,7 +14,10 @@ import (
 
 // Account is everything collected for one audit.
 type Account struct {
-	ID     string `json:"accountId,omitempty"`
+	ID string `json:"accountId,omitempty"`
+	// Alias is the account's alias (iam:ListAccountAliases), when it has
+	// one and it could be read: alerts name the account by it.
+	Alias  string `json:"accountAlias,omitempty"`
 	Source string `json:"source"` // "live" or "snapshot"
 	// Regions are the regions whose functions were listed successfully.
 	Regions   []string   `json:"regions"`

@@ -27,6 +27,7 @@ type IAMAPI interface {
 	ListAttachedRolePolicies(ctx context.Context, in *iam.ListAttachedRolePoliciesInput, opts ...func(*iam.Options)) (*iam.ListAttachedRolePoliciesOutput, error)
 	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, opts ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, opts ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
+	ListAccountAliases(ctx context.Context, in *iam.ListAccountAliasesInput, opts ...func(*iam.Options)) (*iam.ListAccountAliasesOutput, error)
 }
 
 // EFSAPI reads the file system behind an access point (remediation plans
@@ -89,6 +90,7 @@ func (l *Live) Collect(ctx context.Context, req Request) (*Account, error) {
 		Mappings: map[string][]EventSourceMapping{},
 	}}
 	early := l.startIAMRead(ctx, req)
+	alias := l.startAliasRead(ctx)
 	regions := req.Regions
 	if len(regions) == 0 {
 		var err error
@@ -101,8 +103,30 @@ func (l *Live) Collect(ctx context.Context, req Request) (*Account, error) {
 	<-early.done
 	l.collectRoles(ctx, c, early)
 	l.collectPolicies(ctx, c.acct, early)
+	c.acct.Alias = <-alias
 	c.acct.normalize()
 	return c.acct, nil
+}
+
+// startAliasRead reads the account's alias beside everything else. The
+// alias only labels alerts: when it cannot be read (denied, none set) the
+// alerts name the account by its id alone, and the audit is no less
+// complete.
+func (l *Live) startAliasRead(ctx context.Context) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		resp, err := l.IAM.ListAccountAliases(ctx, &iam.ListAccountAliasesInput{})
+		switch {
+		case err != nil:
+			l.logger().Info("account alias unread; alerts name the account by id", "error", err.Error())
+			out <- ""
+		case len(resp.AccountAliases) == 0:
+			out <- ""
+		default:
+			out <- resp.AccountAliases[0]
+		}
+	}()
+	return out
 }
 
 // collection is an account being filled by concurrent readers.

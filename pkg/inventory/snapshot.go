@@ -26,7 +26,9 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // Snapshot file names inside a snapshot directory.
 const (
-	SnapshotIAMFile      = "iam.json"
+	SnapshotIAMFile = "iam.json"
+	// SnapshotAliasFile is optional: `aws iam list-account-aliases`.
+	SnapshotAliasFile    = "account-aliases.json"
 	snapshotLambdaPrefix = "lambda-"
 	snapshotESMPrefix    = "event-source-mappings-"
 )
@@ -102,6 +104,9 @@ func loadSnapshotFS(fsys fs.FS, dir string, regions []string) (*Account, error) 
 		}
 	}
 	if err := loadIAM(fsys, dir, SnapshotIAMFile, acct); err != nil {
+		return nil, err
+	}
+	if err := loadAlias(fsys, dir, acct); err != nil {
 		return nil, err
 	}
 	acct.normalize()
@@ -290,4 +295,31 @@ func arnRegion(arn string) string {
 		return ""
 	}
 	return parts[3]
+}
+
+// loadAlias reads the optional alias export.
+func loadAlias(fsys fs.FS, dir string, acct *Account) error {
+	b, err := fs.ReadFile(fsys, SnapshotAliasFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	path := filepath.Join(dir, SnapshotAliasFile)
+	if err != nil {
+		return &InputError{File: path, Err: err}
+	}
+	var export struct {
+		AccountAliases *[]string
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&export); err != nil {
+		return &InputError{File: path, Err: fmt.Errorf("not the output of aws iam list-account-aliases: %w", err)}
+	}
+	if export.AccountAliases == nil {
+		return &InputError{File: path, Err: errors.New("no AccountAliases list: not the output of aws iam list-account-aliases")}
+	}
+	if len(*export.AccountAliases) > 0 {
+		acct.Alias = (*export.AccountAliases)[0]
+	}
+	return nil
 }

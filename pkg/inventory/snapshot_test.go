@@ -185,3 +185,40 @@ func FuzzLoadSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// TestSnapshotAccountAlias: the optional alias export names the account;
+// a file that is not that export is an error naming it.
+func TestSnapshotAccountAlias(t *testing.T) {
+	for _, tt := range []struct {
+		body, alias, err string
+	}{
+		{`{"AccountAliases": ["payments-prod"]}`, "payments-prod", ""},
+		{`{"AccountAliases": []}`, "", ""},
+		{`{"Aliases": ["x"]}`, "", "account-aliases.json"},
+		{`{}`, "", "no AccountAliases list"},
+		{`[`, "", "account-aliases.json"},
+	} {
+		dir := t.TempDir()
+		for _, name := range []string{"iam.json", "lambda-us-east-1.json"} {
+			b, err := os.ReadFile(filepath.Join("../../testdata/sample-account", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, SnapshotAliasFile), []byte(tt.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		acct, err := LoadSnapshot(dir, nil)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: error %v, want one naming %q", tt.body, err, tt.err)
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.body, err)
+		case tt.err == "" && acct.Alias != tt.alias:
+			t.Errorf("%s: alias %q, want %q", tt.body, acct.Alias, tt.alias)
+		}
+	}
+}

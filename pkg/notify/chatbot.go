@@ -40,8 +40,12 @@ type ChatMetadata struct {
 func chatbot(r *audit.Report, c Context, k int) ChatNotification {
 	alerting := r.Alerting(c.MinSeverity)
 	var d strings.Builder
+	fmt.Fprintf(&d, "Account %s\n", c.account())
 	if !r.Complete {
 		fmt.Fprintf(&d, ":warning: *%s*\n", incompleteLine(r))
+	}
+	if len(r.DeliveryErrors) > 0 {
+		fmt.Fprintf(&d, ":warning: *%s*\n", deliveryLine(r))
 	}
 	fmt.Fprintf(&d, "%d functions in %d regions, %d roles evaluated.\n", r.Functions, len(r.Regions), r.Roles)
 	shown := 0
@@ -86,8 +90,9 @@ func chatbot(r *audit.Report, c Context, k int) ChatNotification {
 			EventType:        eventType,
 			RelatedResources: related,
 			AdditionalContext: map[string]string{
-				"accountId": c.AccountID,
-				"complete":  fmt.Sprint(r.Complete),
+				"accountId":    c.AccountID,
+				"accountAlias": c.AccountAlias,
+				"complete":     fmt.Sprint(r.Complete),
 			},
 		},
 	}

@@ -29,7 +29,8 @@ func CheckMode(mode string) error {
 // there was none). An incomplete audit is always published: silence must
 // never hide that part of the account went unchecked.
 func Decide(mode string, r *audit.Report, min audit.Severity, last State) (publish bool, reason string) {
-	if !r.Complete {
+	// An export that failed is said in the alert, which must then go out.
+	if !r.Complete || len(r.DeliveryErrors) > 0 {
 		return true, ""
 	}
 	switch mode {

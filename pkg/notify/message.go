@@ -23,6 +23,9 @@ const safetyMargin = 2048
 // Context is what the alert says about where the run happened.
 type Context struct {
 	AccountID string
+	// AccountAlias, when set, follows the id wherever the account is
+	// named: a channel that receives many accounts stays readable.
+	AccountAlias string
 	// LogGroup and LogStream locate the full report when a message had to
 	// be shortened.
 	LogGroup, LogStream string
@@ -66,6 +69,9 @@ func Build(r *audit.Report, c Context) (Message, error) {
 	}
 	if c.AccountID == "" {
 		c.AccountID = r.AccountID
+	}
+	if c.AccountAlias == "" {
+		c.AccountAlias = r.AccountAlias
 	}
 	alerting := r.Alerting(c.MinSeverity)
 	m := Message{Subject: subject(r, c), Attributes: attributes(r, alerting)}
@@ -115,17 +121,16 @@ func Build(r *audit.Report, c Context) (Message, error) {
 // 1 high", or "lambda-role-audit 123456789012: INCOMPLETE (eu-west-1:
 // AccessDenied +1); 1 high" (+1: one more error).
 func subject(r *audit.Report, c Context) string {
-	account := c.AccountID
-	if account == "" {
-		account = "unknown-account"
-	}
-	prefix := "lambda-role-audit " + account + ": "
+	prefix := "lambda-role-audit " + c.account() + ": "
 	counts := render.SeverityCounts(r.Alerting(c.MinSeverity))
 	switch {
 	case counts == "" && r.Complete:
 		counts = "all clear"
 	case counts == "":
 		counts = "no findings"
+	}
+	if len(r.DeliveryErrors) > 0 {
+		counts += "; export failed"
 	}
 	if r.Complete {
 		return fitSubject(prefix + counts)
@@ -143,6 +148,18 @@ func subject(r *audit.Report, c Context) string {
 		reason = reason[:max(0, room-3)] + "..."
 	}
 	return fitSubject(prefix + "INCOMPLETE (" + reason + "); " + counts)
+}
+
+// account names the account: its id, and its alias when known.
+func (c Context) account() string {
+	id := c.AccountID
+	if id == "" {
+		id = "unknown-account"
+	}
+	if c.AccountAlias != "" {
+		return id + " (" + c.AccountAlias + ")"
+	}
+	return id
 }
 
 // shortReason names where an error happened and its error code:

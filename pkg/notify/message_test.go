@@ -98,12 +98,40 @@ func TestIncompleteAndAllClearSubjects(t *testing.T) {
 	if s := subject(rep, c); s != "lambda-role-audit 123456789012: INCOMPLETE (ap-south-1: AccessDenied); no findings" {
 		t.Errorf("incomplete subject = %q", s)
 	}
-	if first := strings.SplitN(email(rep, c, 10), "\n", 2)[0]; first != "INCOMPLETE AUDIT: region ap-south-1, lambda:ListFunctions: AccessDeniedException: not authorized" {
-		t.Errorf("incomplete first line = %q", first)
+	if lines := strings.SplitN(email(rep, c, 10), "\n", 4); lines[0] != "Lambda execution role audit of account 123456789012" ||
+		lines[2] != "INCOMPLETE AUDIT: region ap-south-1, lambda:ListFunctions: AccessDeniedException: not authorized" {
+		t.Errorf("incomplete email starts %q", lines)
 	}
 	rep = &audit.Report{AccountID: "123456789012", Complete: true}
 	if s := subject(rep, c); s != "lambda-role-audit 123456789012: all clear" {
 		t.Errorf("all-clear subject = %q", s)
+	}
+}
+
+// TestAccountAliasAndDeliveryErrors: with many accounts in one channel,
+// the alias follows the id in the subject and each body's first line; an
+// export that failed is in the subject and said near the top, and makes
+// the alert go out even when there is nothing else to say.
+func TestAccountAliasAndDeliveryErrors(t *testing.T) {
+	rep := &audit.Report{AccountID: "123456789012", AccountAlias: "payments-prod", Complete: true,
+		DeliveryErrors: []audit.Error{{Operation: "securityhub:GetFindings", Message: "Security Hub is not enabled in this account and region"}}}
+	c := Context{MinSeverity: audit.Medium}
+	if s := subject(rep, Context{AccountID: "123456789012", AccountAlias: "payments-prod", MinSeverity: audit.Medium}); s != "lambda-role-audit 123456789012 (payments-prod): all clear; export failed" {
+		t.Errorf("subject = %q", s)
+	}
+	m, err := Build(rep, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bodiesOf(t, m)
+	if !strings.HasPrefix(b["email"], "Lambda execution role audit of account 123456789012 (payments-prod)\n\nNOT DELIVERED: securityhub:GetFindings: Security Hub is not enabled") {
+		t.Errorf("email starts:\n%s", b["email"])
+	}
+	if !strings.HasPrefix(b["default"], "Account 123456789012 (payments-prod)\nNOT DELIVERED") {
+		t.Errorf("default body starts:\n%s", b["default"])
+	}
+	if publish, _ := Decide(ModeFindings, rep, audit.Medium, State{}); !publish {
+		t.Error("a failed export must be published")
 	}
 }
 

@@ -11,8 +11,12 @@ import (
 // short is the "default" body: a few lines for protocols without their own.
 func short(r *audit.Report, c Context) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "Account %s\n", c.account())
 	if !r.Complete {
 		fmt.Fprintf(&b, "%s\n", incompleteLine(r))
+	}
+	if len(r.DeliveryErrors) > 0 {
+		fmt.Fprintf(&b, "%s\n", deliveryLine(r))
 	}
 	fmt.Fprintln(&b, render.SummaryLine(r))
 	alerting := r.Alerting(c.MinSeverity)
@@ -39,18 +43,35 @@ func incompleteLine(r *audit.Report) string {
 	return "INCOMPLETE AUDIT: " + strings.Join(reasons, "; ")
 }
 
+// deliveryLine says which exports failed: the findings below did not all
+// reach where they were sent.
+func deliveryLine(r *audit.Report) string {
+	var reasons []string
+	for _, e := range r.DeliveryErrors {
+		reasons = append(reasons, render.ErrorLine(e))
+	}
+	return "NOT DELIVERED: " + strings.Join(reasons, "; ")
+}
+
 // email is a readable plain-text report: every finding (the first k in
 // full), its functions and evidence, what was not audited, and how to fix.
 func email(r *audit.Report, c Context, k int) string {
 	var b strings.Builder
-	if !r.Complete {
-		fmt.Fprintf(&b, "%s\n\n", incompleteLine(r))
-	}
-	fmt.Fprintf(&b, "Lambda execution role audit of account %s", orUnknown(c.AccountID))
+	fmt.Fprintf(&b, "Lambda execution role audit of account %s", c.account())
 	if !c.Now.IsZero() {
 		fmt.Fprintf(&b, " at %s", c.Now.UTC().Format("2006-01-02 15:04 UTC"))
 	}
-	fmt.Fprintf(&b, "\n%s\n", render.SummaryLine(r))
+	b.WriteString("\n")
+	if !r.Complete || len(r.DeliveryErrors) > 0 {
+		b.WriteString("\n")
+	}
+	if !r.Complete {
+		fmt.Fprintf(&b, "%s\n\n", incompleteLine(r))
+	}
+	if len(r.DeliveryErrors) > 0 {
+		fmt.Fprintf(&b, "%s\n\n", deliveryLine(r))
+	}
+	fmt.Fprintf(&b, "%s\n", render.SummaryLine(r))
 	fmt.Fprintf(&b, "Alerting on unsuppressed findings at %s or above: %d.\n", c.MinSeverity, len(r.Alerting(c.MinSeverity)))
 	render.WriteAttention(&b, r, max(k, 20))
 
