@@ -34,7 +34,7 @@ test: lint
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 
 lint:
-	cfn-lint template.yaml
+	cfn-lint template.yaml deploy/slack.yaml deploy/central-alerts.yaml deploy/organization.yaml
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...

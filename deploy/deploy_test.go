@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"lambda-role-audit/internal/testenv"
+	"lambda-role-audit/pkg/asff"
 	"lambda-role-audit/pkg/audit"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/policy"
@@ -94,6 +95,25 @@ func TestCfnLintAcceptsTemplate(t *testing.T) {
 // analysis and rules: no admin, near-admin or escalation statement.
 func TestAuditorRolePassesItsOwnAudit(t *testing.T) {
 	tpl := loadTemplate(t)
+	for name, params := range deployVariants {
+		t.Run(name, func(t *testing.T) { checkAuditorRole(t, deployed(t, tpl, params)) })
+	}
+}
+
+// deployVariants are the parameter sets the template is checked with: the
+// defaults, and a member account of an organization (Security Hub on,
+// alerts to the central topic).
+var deployVariants = map[string]map[string]string{
+	"defaults":            nil,
+	"organization member": {"SecurityHub": "Enabled", "CentralTopicArn": centralTopic, "CentralTopicKeyArn": centralKey},
+}
+
+const (
+	centralTopic = "arn:aws:sns:us-east-1:111122223333:org-lambda-role-audit"
+	centralKey   = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+
+func checkAuditorRole(t *testing.T, tpl map[string]any) {
 	res := get(t, tpl, "Resources").(map[string]any)
 	fnRole := get(t, res, "AuditFunction", "Properties", "Role")
 	if !strings.Contains(mustJSON(fnRole), "AuditFunctionRole") {
@@ -141,6 +161,10 @@ func TestAuditorRolePassesItsOwnAudit(t *testing.T) {
 	}
 }
 
+// ownOrCentralTopic is where everything the stack says goes: its own
+// topic, or an organization's central one.
+const ownOrCentralTopic = `{"Fn::If":["UseCentralTopic",{"Ref":"CentralTopicArn"},{"Ref":"AlertTopic"}]}`
+
 func TestTemplateShape(t *testing.T) {
 	tpl := loadTemplate(t)
 	res := get(t, tpl, "Resources").(map[string]any)
@@ -163,7 +187,7 @@ func TestTemplateShape(t *testing.T) {
 	if d := get(t, tpl, "Parameters", "ScheduleExpression", "Default"); d != "rate(1 day)" {
 		t.Errorf("default schedule = %v", d)
 	}
-	if s := mustJSON(get(t, fn, "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination")); s != `{"Ref":"AlertTopic"}` {
+	if s := mustJSON(get(t, fn, "Properties", "EventInvokeConfig", "DestinationConfig", "OnFailure", "Destination")); s != ownOrCentralTopic {
 		t.Errorf("failure destination = %s", s)
 	}
 	input := get(t, fn, "Properties", "Events", "DailyAudit", "Properties", "Input").(string)
@@ -177,7 +201,7 @@ func TestTemplateShape(t *testing.T) {
 	if !strings.Contains(keyPolicy, "cloudwatch.amazonaws.com") || !strings.Contains(keyPolicy, `{"Fn::GetAtt":["AuditFunctionRole","Arn"]}`) {
 		t.Errorf("the key policy must name every publisher (the function and its failure destination, the error alarm): %s", keyPolicy)
 	}
-	if a := mustJSON(get(t, res, "AuditErrorsAlarm", "Properties", "AlarmActions")); a != `[{"Ref":"AlertTopic"}]` {
+	if a := mustJSON(get(t, res, "AuditErrorsAlarm", "Properties", "AlarmActions")); a != "["+ownOrCentralTopic+"]" {
 		t.Errorf("alarm actions = %s", a)
 	}
 	for name, cond := range map[string]string{"AlertEmailSubscription": "HasAlertEmail", "SlackAlerts": "HasSlack"} {
@@ -307,6 +331,11 @@ func TestCLIPolicies(t *testing.T) {
 		}
 	}
 
+	// The Security Hub export, for --security-hub (its account id is a
+	// placeholder to replace).
+	_, actions = policyFile(t, "cli-securityhub-policy.json")
+	checkExactly(t, "cli-securityhub-policy.json", actions, interfaceActions("securityhub", (*asff.API)(nil)))
+
 	_, actions = policyFile(t, "remediate-policy.json")
 	want = append(interfaceActions("iam", (*remediation.IAMAPI)(nil)), interfaceActions("lambda", (*remediation.LambdaAPI)(nil))...)
 	want = append(want, interfaceActions("sts", (*remediation.STSAPI)(nil))...)
@@ -417,8 +446,8 @@ func TestTransformedTemplate(t *testing.T) {
 
 	// Silence is an alarm: the schedule's dead letters and a missing run.
 	for id, want := range map[string][]string{
-		"ScheduleDeadLetterAlarm": {`"MetricName":"ApproximateNumberOfMessagesVisible"`, `"AlarmActions":[{"Ref":"AlertTopic"}]`, `"Fn::GetAtt":["ScheduleDeadLetterQueue","QueueName"]`},
-		"AuditHeartbeatAlarm":     {`"MetricName":"Invocations"`, `"ComparisonOperator":"LessThanThreshold"`, `"TreatMissingData":"breaching"`, `"AlarmActions":[{"Ref":"AlertTopic"}]`, `"EvaluationPeriods":{"Ref":"HeartbeatHours"}`},
+		"ScheduleDeadLetterAlarm": {`"MetricName":"ApproximateNumberOfMessagesVisible"`, `"AlarmActions":[` + ownOrCentralTopic + `]`, `"Fn::GetAtt":["ScheduleDeadLetterQueue","QueueName"]`},
+		"AuditHeartbeatAlarm":     {`"MetricName":"Invocations"`, `"ComparisonOperator":"LessThanThreshold"`, `"TreatMissingData":"breaching"`, `"AlarmActions":[` + ownOrCentralTopic + `]`, `"EvaluationPeriods":{"Ref":"HeartbeatHours"}`},
 	} {
 		props := mustJSON(get(t, res, id, "Properties"))
 		for _, w := range want {
@@ -461,11 +490,14 @@ func TestTransformedTemplate(t *testing.T) {
 	}
 
 	// Every role: the permissions boundary when one is given, and no KMS
-	// statement of its own.
+	// statement of its own (the central topic's key, in another account,
+	// is the one exception: TestOrganizationMember).
 	for id, r := range resourcesOfType(t, tpl, "AWS::IAM::Role") {
 		if b := mustJSON(get(t, r, "Properties", "PermissionsBoundary")); b != `{"Fn::If":["HasBoundary",{"Ref":"PermissionsBoundary"},{"Ref":"AWS::NoValue"}]}` {
 			t.Errorf("role %s: permissions boundary = %s", id, b)
 		}
+	}
+	for id, r := range resourcesOfType(t, deployed(t, tpl, nil), "AWS::IAM::Role") {
 		if p := mustJSON(get(t, r, "Properties").(map[string]any)["Policies"]); strings.Contains(p, `"kms:`) {
 			t.Errorf("role %s has a KMS statement (Security Hub KMS.2): %s", id, p)
 		}
