@@ -42,6 +42,9 @@ type Report struct {
 	Roles          int       `json:"rolesEvaluated"`
 	Summary        Summary   `json:"summary"`
 	Findings       []Finding `json:"findings"`
+	// Change compares this report with the last complete one, when the
+	// scheduled function keeps state (see Compare).
+	Change *Change `json:"change,omitempty"`
 }
 
 // Error is something the audit could not see.
@@ -75,6 +78,9 @@ type Finding struct {
 	// alerted on.
 	Suppressed     bool   `json:"suppressed,omitempty"`
 	SuppressReason string `json:"suppressedReason,omitempty"`
+	// FirstSeen is when the finding was first reported, carried from the
+	// scheduled function's state; zero (absent) without state.
+	FirstSeen time.Time `json:"firstSeen,omitzero"`
 	// Remediation plans one least-privilege role per function, for findings
 	// whose role grants admin. The rules leave it empty: pkg/remediation
 	// fills it as a separate step over the report.

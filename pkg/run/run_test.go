@@ -156,7 +156,23 @@ func TestReportMatchesItsSchema(t *testing.T) {
 	if len(withPath.Findings) != 1 || len(withPath.Findings[0].Evidence[0].Path) != 1 {
 		t.Fatalf("the report with a path is not what the test needs: %+v", withPath.Findings)
 	}
-	for name, rep := range map[string]*audit.Report{"sample": res.Report, "incomplete": incomplete, "escalation path": withPath} {
+	// The scheduled function's report: first-seen times, the change since
+	// the last complete report (every kind), the alias, a failed export.
+	changed, err := run.Audit(context.Background(), inventory.Snapshot{Dir: "../../testdata/sample-account"}, run.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := *res.Report
+	last.Findings = append([]audit.Finding{{ID: "lra-gone", Rule: audit.RuleAdminRole, Severity: audit.High, RoleARN: "arn:aws:iam::123456789012:role/gone", RoleName: "gone", Functions: []string{"x"}}}, res.Report.Findings[1:]...)
+	last.Findings[1].Severity, last.Findings[2].Functions = audit.Critical, nil
+	audit.CarryFirstSeen(&last, changed.Report)
+	change := audit.Compare(&last, changed.Report, audit.Low)
+	if len(change.New) == 0 || len(change.Resolved) == 0 || len(change.Better)+len(change.Worse) == 0 {
+		t.Fatalf("the change is not what the test needs: %+v", change)
+	}
+	changed.Report.Change, changed.Report.AccountAlias = &change, "payments-prod"
+	changed.Report.DeliveryErrors = []audit.Error{{Region: "us-east-1", Operation: "securityhub:GetFindings", Message: "not enabled"}}
+	for name, rep := range map[string]*audit.Report{"sample": res.Report, "incomplete": incomplete, "escalation path": withPath, "with change": changed.Report} {
 		b, _ := json.Marshal(rep)
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil {
