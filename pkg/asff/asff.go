@@ -102,7 +102,12 @@ func Map(r *audit.Report, w Where, min audit.Severity, now time.Time, createdAt 
 			continue
 		}
 		id := FindingID(f)
+		// Created when first seen: as Security Hub has it, else as the
+		// function's state remembers it, else now.
 		created := createdAt[id]
+		if created == "" && !f.FirstSeen.IsZero() {
+			created = f.FirstSeen.UTC().Format(time.RFC3339)
+		}
 		if created == "" {
 			created = stamp
 		}

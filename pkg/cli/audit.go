@@ -103,7 +103,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 	if err := writeReport(stdout, report, opts); err != nil {
 		return fail(stderr, "lambda-role-audit: write report", err)
 	}
-	if publish, _ := notify.Decide(notify.ModeFindings, report, opts.minSeverity, notify.State{}); opts.publish != "" && publish {
+	if publish, _ := notify.Decide(notify.ModeFindings, report, opts.minSeverity); opts.publish != "" && publish {
 		if err := publishAlert(ctx, report, opts.publish, opts.minSeverity, stderr); err != nil {
 			return fail(stderr, "lambda-role-audit", err)
 		}

@@ -33,6 +33,9 @@ type Context struct {
 	MinSeverity audit.Severity
 	// Now stamps the message.
 	Now time.Time
+	// ChangeMode leads the alert with what changed since the last
+	// complete run (the report's Change).
+	ChangeMode bool
 }
 
 // Message is one SNS publish.
@@ -124,6 +127,8 @@ func subject(r *audit.Report, c Context) string {
 	prefix := "lambda-role-audit " + c.account() + ": "
 	counts := render.SeverityCounts(r.Alerting(c.MinSeverity))
 	switch {
+	case changeLed(r, c):
+		counts = r.Change.Line(r)
 	case counts == "" && r.Complete:
 		counts = "all clear"
 	case counts == "":

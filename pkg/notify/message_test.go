@@ -130,7 +130,7 @@ func TestAccountAliasAndDeliveryErrors(t *testing.T) {
 	if !strings.HasPrefix(b["default"], "Account 123456789012 (payments-prod)\nNOT DELIVERED") {
 		t.Errorf("default body starts:\n%s", b["default"])
 	}
-	if publish, _ := Decide(ModeFindings, rep, audit.Medium, State{}); !publish {
+	if publish, _ := Decide(ModeFindings, rep, audit.Medium); !publish {
 		t.Error("a failed export must be published")
 	}
 }
@@ -201,4 +201,59 @@ func TestShortensHugeReport(t *testing.T) {
 	summary := fmt.Sprintf("subject: %s\nsize: under %d bytes\ndetailed: %d\nomitted: %d\nmore: %s\nemail head:\n%s\n",
 		m.Subject, MaxMessageBytes, m.Detailed, m.Omitted, more, strings.Join(lines[:12], "\n"))
 	golden(t, "shortened-10000.txt", []byte(summary))
+}
+
+// TestChangeAlert: in change mode the subject and first lines lead with
+// what changed; new and worse findings in full, better and resolved ones
+// a line each, then how many are unchanged (golden email).
+func TestChangeAlert(t *testing.T) {
+	now := sampleReport(t)
+	last := sampleReport(t)
+	last.GeneratedAt = fixedNow.Add(-24 * time.Hour)
+	alerting := now.Alerting(audit.Medium)
+	if len(alerting) < 4 {
+		t.Fatalf("the sample account has %d alerting findings", len(alerting))
+	}
+	var kept []audit.Finding
+	for _, f := range last.Findings {
+		switch f.ID {
+		case alerting[0].ID: // new now
+			continue
+		case alerting[1].ID: // worse now: one function fewer before
+			f.Functions = f.Functions[:len(f.Functions)-1]
+		case alerting[2].ID: // better now: more severe before
+			f.Severity = audit.Critical
+		}
+		kept = append(kept, f)
+	}
+	kept = append(kept, audit.Finding{ID: "lra-0000000000000000", Rule: audit.RuleAdminRole, Severity: audit.High,
+		RoleARN: "arn:aws:iam::123456789012:role/retired-admin", RoleName: "retired-admin", Functions: []string{"arn:aws:lambda:us-east-1:123456789012:function:old"}})
+	last.Findings = kept
+	audit.CarryFirstSeen(last, now)
+	change := audit.Compare(last, now, audit.Medium)
+	now.Change = &change
+	if len(change.New) != 1 || len(change.Worse) != 1 || len(change.Better) != 1 || len(change.Resolved) != 1 {
+		t.Fatalf("change %+v", change)
+	}
+	m, err := Build(now, Context{AccountID: "123456789012", AccountAlias: "payments-prod", MinSeverity: audit.Medium, Now: fixedNow, ChangeMode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := change.Line(now)
+	if m.Subject != "lambda-role-audit 123456789012 (payments-prod): "+line {
+		t.Errorf("subject %q", m.Subject)
+	}
+	b := bodiesOf(t, m)
+	if lines := strings.SplitN(b["email"], "\n", 3); !strings.HasPrefix(lines[1], "CHANGES (since 2026-") || !strings.HasSuffix(lines[1], line) {
+		t.Errorf("email's second line %q", lines[1])
+	}
+	golden(t, "change-email.txt", []byte(b["email"]))
+	if !strings.Contains(b["default"], "CHANGES (since") {
+		t.Errorf("default body:\n%s", b["default"])
+	}
+	// Without change mode the same report alerts as before.
+	plain, _ := Build(now, Context{AccountID: "123456789012", MinSeverity: audit.Medium, Now: fixedNow})
+	if strings.Contains(plain.Subject, "new") {
+		t.Errorf("findings-mode subject %q", plain.Subject)
+	}
 }

@@ -1,76 +1,120 @@
 package notify
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"io"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"lambda-role-audit/pkg/audit"
 )
 
-// SSMAPI is the part of the SSM client the state store uses.
-type SSMAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, opts ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-	PutParameter(ctx context.Context, in *ssm.PutParameterInput, opts ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+// S3API is the part of the S3 client the state store uses.
+type S3API interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
-// State is what change mode remembers between runs. The set of finding ids
-// can outgrow an SSM parameter (4 KB), so it is kept as a digest.
-type State struct {
-	Digest string `json:"digest"`
-	Count  int    `json:"count"`
-}
+// DefaultStateKey is where the last complete report is kept in the state
+// bucket. The bucket is versioned: its versions are the audit's history.
+const DefaultStateKey = "state/last-complete-report.json"
 
-// StateOf summarises a set of alerting findings, one key each.
-func StateOf(ids []string) State {
-	sorted := append([]string(nil), ids...)
-	sort.Strings(sorted)
-	h := sha256.New()
-	for _, id := range sorted {
-		h.Write([]byte(id))
-		h.Write([]byte{0})
-	}
-	return State{Digest: hex.EncodeToString(h.Sum(nil)), Count: len(sorted)}
-}
+// ErrStateConflict means another run wrote the state between this run's
+// read and write: read again and compare again.
+var ErrStateConflict = errors.New("the state was written by another run since it was read")
 
-// StateStore keeps State in an SSM parameter.
+// StateStore keeps the last complete report in S3, written only if it is
+// still the version that was read (a conditional put), so that concurrent
+// runs never lose an update.
 type StateStore struct {
-	Client    SSMAPI
-	Parameter string
+	Client      S3API
+	Bucket, Key string
 }
 
-// Load returns the last run's state; ok is false when there was none (the
-// parameter is missing or still holds the template's placeholder).
-func (s StateStore) Load(ctx context.Context) (State, bool, error) {
-	out, err := s.Client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.Parameter)})
+// Stored is the state as read: the last complete report (nil when there
+// is none yet) and the object's ETag that a write must match.
+type Stored struct {
+	Report *audit.Report
+	ETag   string
+	// Unreadable says why an object that exists could not be used; the
+	// run then compares with nothing (every finding is new) and overwrites
+	// it.
+	Unreadable string
+}
+
+// Load reads the state.
+func (s StateStore) Load(ctx context.Context) (Stored, error) {
+	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Key)})
 	if err != nil {
-		var nf *ssmtypes.ParameterNotFound
-		if errors.As(err, &nf) {
-			return State{}, false, nil
+		var missing *s3types.NoSuchKey
+		if errors.As(err, &missing) {
+			return Stored{}, nil
 		}
-		return State{}, false, fmt.Errorf("read state parameter %s: %w", s.Parameter, err)
+		return Stored{}, fmt.Errorf("read state s3://%s/%s: %w", s.Bucket, s.Key, err)
 	}
-	var st State
-	if out.Parameter == nil || json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &st) != nil || st.Digest == "" {
-		return State{}, false, nil
+	defer out.Body.Close()
+	st := Stored{ETag: aws.ToString(out.ETag)}
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return Stored{}, fmt.Errorf("read state s3://%s/%s: %w", s.Bucket, s.Key, err)
 	}
-	return st, true, nil
+	var r audit.Report
+	if err := json.Unmarshal(b, &r); err != nil || r.Tool != "lambda-role-audit" || !r.Complete {
+		if err == nil {
+			err = errors.New("not a complete lambda-role-audit report")
+		}
+		st.Unreadable = fmt.Sprintf("state s3://%s/%s is unusable (%v): every finding is compared with nothing, as new", s.Bucket, s.Key, err)
+		return st, nil
+	}
+	st.Report = &r
+	return st, nil
 }
 
-// Save records this run's state.
-func (s StateStore) Save(ctx context.Context, st State) error {
-	b, _ := json.Marshal(st) // a struct of strings and ints always marshals
-	_, err := s.Client.PutParameter(ctx, &ssm.PutParameterInput{
-		Name: aws.String(s.Parameter), Value: aws.String(string(b)), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true),
-	})
+// Save writes r (a complete report) over prev: only if the object is still
+// prev's version, or still absent when prev was. ErrStateConflict (wrapped)
+// when it is not.
+func (s StateStore) Save(ctx context.Context, r *audit.Report, prev Stored) error {
+	if !r.Complete {
+		return errors.New("an incomplete report is never saved as state")
+	}
+	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("write state parameter %s: %w", s.Parameter, err)
+		return fmt.Errorf("encode state: %w", err)
+	}
+	in := &s3.PutObjectInput{
+		Bucket: aws.String(s.Bucket), Key: aws.String(s.Key), Body: bytes.NewReader(b),
+		ContentType: aws.String("application/json"),
+	}
+	if prev.ETag == "" {
+		in.IfNoneMatch = aws.String("*")
+	} else {
+		in.IfMatch = aws.String(prev.ETag)
+	}
+	if _, err := s.Client.PutObject(ctx, in); err != nil {
+		if conflict(err) {
+			return fmt.Errorf("write state s3://%s/%s: %w", s.Bucket, s.Key, ErrStateConflict)
+		}
+		return fmt.Errorf("write state s3://%s/%s: %w", s.Bucket, s.Key, err)
 	}
 	return nil
+}
+
+// conflict: S3 answers a failed condition with 412 Precondition Failed, or
+// 409 ConditionalRequestConflict when two conditional writes race.
+func conflict(err error) bool {
+	var api smithy.APIError
+	if errors.As(err, &api) && (api.ErrorCode() == "PreconditionFailed" || api.ErrorCode() == "ConditionalRequestConflict") {
+		return true
+	}
+	var resp *smithyhttp.ResponseError
+	return errors.As(err, &resp) && (resp.HTTPStatusCode() == http.StatusPreconditionFailed || resp.HTTPStatusCode() == http.StatusConflict)
 }

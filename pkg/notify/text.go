@@ -12,6 +12,9 @@ import (
 func short(r *audit.Report, c Context) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Account %s\n", c.account())
+	if changeLed(r, c) {
+		fmt.Fprintf(&b, "%s\n", changeLine(r))
+	}
 	if !r.Complete {
 		fmt.Fprintf(&b, "%s\n", incompleteLine(r))
 	}
@@ -56,6 +59,9 @@ func deliveryLine(r *audit.Report) string {
 // email is a readable plain-text report: every finding (the first k in
 // full), its functions and evidence, what was not audited, and how to fix.
 func email(r *audit.Report, c Context, k int) string {
+	if changeLed(r, c) {
+		return changeEmail(r, c, k)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Lambda execution role audit of account %s", c.account())
 	if !c.Now.IsZero() {
