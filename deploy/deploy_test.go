@@ -113,6 +113,24 @@ const (
 	centralKey   = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 )
 
+// functionRolePolicies are the function role's inline policies and the
+// policy resources attached to it.
+func functionRolePolicies(t *testing.T, res map[string]any) []any {
+	t.Helper()
+	out := append([]any{}, get(t, res, "AuditFunctionRole", "Properties", "Policies").([]any)...)
+	for id, r := range res {
+		if get(t, r, "Type") != "AWS::IAM::Policy" {
+			continue
+		}
+		if roles := mustJSON(get(t, r, "Properties", "Roles")); roles != `[{"Ref":"AuditFunctionRole"}]` {
+			t.Errorf("policy %s is attached to %s", id, roles)
+			continue
+		}
+		out = append(out, get(t, r, "Properties"))
+	}
+	return out
+}
+
 func checkAuditorRole(t *testing.T, tpl map[string]any) {
 	res := get(t, tpl, "Resources").(map[string]any)
 	fnRole := get(t, res, "AuditFunction", "Properties", "Role")
@@ -124,7 +142,7 @@ func checkAuditorRole(t *testing.T, tpl map[string]any) {
 		t.Fatal("the auditor role attaches managed policies; keep its permissions inline and scoped")
 	}
 	actions := map[string]bool{}
-	for _, p := range get(t, res, "AuditFunctionRole", "Properties", "Policies").([]any) {
+	for _, p := range functionRolePolicies(t, res) {
 		name := get(t, p, "PolicyName").(string)
 		doc := resolveIntrinsics(get(t, p, "PolicyDocument"))
 		parsed, err := policy.ParseJSON(json.RawMessage(mustJSON(doc)))
@@ -147,7 +165,7 @@ func checkAuditorRole(t *testing.T, tpl map[string]any) {
 		}
 		role.Inline = append(role.Inline, inventory.InlinePolicy{Name: name, Document: json.RawMessage(mustJSON(doc))})
 	}
-	for _, needed := range []string{"lambda:ListFunctions", "lambda:ListEventSourceMappings", "iam:GetAccountAuthorizationDetails", "iam:GetPolicyVersion", "ec2:DescribeRegions", "sns:Publish", "ssm:PutParameter"} {
+	for _, needed := range []string{"lambda:ListFunctions", "lambda:ListEventSourceMappings", "iam:GetAccountAuthorizationDetails", "iam:GetPolicyVersion", "ec2:DescribeRegions", "sns:Publish", "s3:GetObject", "s3:PutObject", "sqs:ReceiveMessage", "sqs:DeleteMessage"} {
 		if !actions[needed] {
 			t.Errorf("the auditor role lacks %s, which the audit uses", needed)
 		}

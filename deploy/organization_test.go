@@ -184,7 +184,7 @@ func TestOrganizationMember(t *testing.T) {
 func roleGrants(t *testing.T, res map[string]any) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, p := range get(t, res, "AuditFunctionRole", "Properties", "Policies").([]any) {
+	for _, p := range functionRolePolicies(t, res) {
 		for _, st := range get(t, p, "PolicyDocument", "Statement").([]any) {
 			actions := get(t, st, "Action")
 			if a, ok := actions.(string); ok {

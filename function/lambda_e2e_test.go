@@ -18,10 +18,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"lambda-role-audit/internal/testenv"
 	"lambda-role-audit/pkg/audit"
@@ -150,13 +150,16 @@ func (q alertQueue) drain(t *testing.T) []delivered {
 	}
 }
 
-// alertSetup creates the topic, an SQS subscriber and the state parameter,
+// stateBucket is the test account's state bucket.
+const stateBucket = "lra-state"
+
+// alertSetup creates the topic, an SQS subscriber and the state bucket,
 // as the template does.
 func alertSetup(t *testing.T, moto *testenv.Moto) (topicARN string, q alertQueue) {
 	t.Helper()
 	ctx := context.Background()
 	cfg := moto.Config()
-	snsc, sqsc, ssmc := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
+	snsc, sqsc, s3c := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg), s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	topic, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("lambda-role-audit-alerts")})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +172,11 @@ func alertSetup(t *testing.T, moto *testenv.Moto) (topicARN string, q alertQueue
 	if _, err := snsc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ssmc.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/lra/last-findings"), Value: aws.String("{}"), Type: ssmtypes.ParameterTypeString}); err != nil {
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(stateBucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(stateBucket),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatal(err)
 	}
 	return aws.ToString(topic.TopicArn), alertQueue{client: sqsc, url: aws.ToString(queue.QueueUrl)}
@@ -182,7 +189,7 @@ func TestScheduledLambdaUnderRuntimeEmulator(t *testing.T) {
 	bootstrap, rie := buildLambda(t)
 	em := startEmulator(t, bootstrap, rie, append(moto.Env(),
 		"ALERT_TOPIC_ARN="+topicARN, "AUDIT_REGIONS=us-east-1,eu-west-1", "NOTIFY_ON=findings",
-		"MIN_SEVERITY=medium", "STATE_PARAMETER=/lra/last-findings", "AWS_LAMBDA_FUNCTION_TIMEOUT=120",
+		"MIN_SEVERITY=medium", "STATE_BUCKET="+stateBucket, "AWS_LAMBDA_FUNCTION_TIMEOUT=120",
 	))
 
 	// The schedule's event: one alert with the findings at medium and above.
@@ -229,29 +236,25 @@ func TestScheduledLambdaUnderRuntimeEmulator(t *testing.T) {
 		t.Fatalf("unknown field: %+v", raw)
 	}
 
-	// Change mode: publish, then not (nothing changed), then again once a
-	// finding is fixed.
+	// Change mode: the scheduled run above recorded the state, so nothing
+	// has changed since; once a finding is fixed, the alert says so.
 	sum, raw = em.invoke(t, `{"notify": "change"}`)
-	if !sum.Published {
-		t.Fatalf("change mode, first run: %+v", raw)
+	if sum.Published || !strings.Contains(sum.Reason, "nothing new, worse or resolved") || sum.Changes != "no change" {
+		t.Fatalf("change mode, nothing changed: %+v", raw)
 	}
-	sum, raw = em.invoke(t, `{"notify": "change"}`)
-	if sum.Published || !strings.Contains(sum.Reason, "unchanged") {
-		t.Fatalf("change mode, second run: %+v", raw)
-	}
-	if n := len(queue.drain(t)); n != 1 {
-		t.Fatalf("change mode published %d messages over two runs, want 1", n)
+	if n := len(queue.drain(t)); n != 0 {
+		t.Fatalf("change mode published %d messages with nothing changed", n)
 	}
 	iamc := iam.NewFromConfig(moto.Config())
 	if _, err := iamc.DetachRolePolicy(context.Background(), &iam.DetachRolePolicyInput{RoleName: aws.String("single-admin"), PolicyArn: aws.String(awsPolicy + "AdministratorAccess")}); err != nil {
 		t.Fatal(err)
 	}
 	sum, raw = em.invoke(t, `{"notify": "change"}`)
-	if !sum.Published || sum.Alerting != 5 {
+	if !sum.Published || sum.Alerting != 5 || sum.Changes != "1 resolved" {
 		t.Fatalf("change mode after a fix: %+v", raw)
 	}
 	msgs = queue.drain(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "1 critical, 2 high, 2 medium") {
+	if len(msgs) != 1 || !strings.HasSuffix(msgs[0].Subject, ": 1 resolved") {
 		t.Fatalf("after the fix: %+v", msgs)
 	}
 

@@ -16,14 +16,18 @@ import (
 
 // Config is the function's configuration, set by the template.
 type Config struct {
-	TopicARN       string
-	Regions        []string
-	NotifyOn       string // a notify mode (notify.ModeFindings, ...)
-	MinSeverity    audit.Severity
-	SuppressRoles  []string
-	StateParameter string
-	LogGroup       string
-	LogStream      string
+	TopicARN      string
+	Regions       []string
+	NotifyOn      string // a notify mode (notify.ModeFindings, ...)
+	MinSeverity   audit.Severity
+	SuppressRoles []string
+	// StateBucket and StateKey locate the last complete report (S3).
+	StateBucket, StateKey string
+	// AuditRoleARN is the function's own role: its calls never trigger an
+	// audit.
+	AuditRoleARN string
+	LogGroup     string
+	LogStream    string
 	// SecurityHub imports findings into the account's Security Hub in
 	// SecurityHubRegion (the function's own region).
 	SecurityHub       bool
@@ -34,11 +38,13 @@ type Config struct {
 // so a misconfigured deployment fails on its first run with a clear error.
 func loadConfig(env func(string) string) (Config, error) {
 	c := Config{
-		TopicARN:       strings.TrimSpace(env("ALERT_TOPIC_ARN")),
-		NotifyOn:       strings.TrimSpace(env("NOTIFY_ON")),
-		StateParameter: strings.TrimSpace(env("STATE_PARAMETER")),
-		LogGroup:       env("AWS_LAMBDA_LOG_GROUP_NAME"),
-		LogStream:      env("AWS_LAMBDA_LOG_STREAM_NAME"),
+		TopicARN:     strings.TrimSpace(env("ALERT_TOPIC_ARN")),
+		NotifyOn:     strings.TrimSpace(env("NOTIFY_ON")),
+		StateBucket:  strings.TrimSpace(env("STATE_BUCKET")),
+		StateKey:     strings.TrimSpace(env("STATE_KEY")),
+		AuditRoleARN: strings.TrimSpace(env("AUDIT_ROLE_ARN")),
+		LogGroup:     env("AWS_LAMBDA_LOG_GROUP_NAME"),
+		LogStream:    env("AWS_LAMBDA_LOG_STREAM_NAME"),
 	}
 	var errs []error
 	if c.TopicARN == "" {
@@ -80,8 +86,11 @@ func loadConfig(env func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("SECURITY_HUB: %q is neither on nor off", v))
 	}
-	if c.NotifyOn == notify.ModeChange && c.StateParameter == "" {
-		errs = append(errs, errors.New("STATE_PARAMETER is required when NOTIFY_ON is change"))
+	if c.StateKey == "" {
+		c.StateKey = notify.DefaultStateKey
+	}
+	if c.NotifyOn == notify.ModeChange && c.StateBucket == "" {
+		errs = append(errs, errors.New("STATE_BUCKET is required when NOTIFY_ON is change"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)

@@ -17,7 +17,7 @@ func envOf(m map[string]string) func(string) string { return func(k string) stri
 func TestLoadConfig(t *testing.T) {
 	c, err := loadConfig(envOf(map[string]string{
 		"ALERT_TOPIC_ARN": topic, "AUDIT_REGIONS": "us-east-1, eu-west-1", "NOTIFY_ON": "change",
-		"MIN_SEVERITY": "HIGH", "SUPPRESS_ROLES": "break-glass, arn:aws:iam::123456789012:role/legacy", "STATE_PARAMETER": "/x/last-findings",
+		"MIN_SEVERITY": "HIGH", "SUPPRESS_ROLES": "break-glass, arn:aws:iam::123456789012:role/legacy", "STATE_BUCKET": "lra-state",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"unknown severity", map[string]string{"ALERT_TOPIC_ARN": topic, "MIN_SEVERITY": "severe"}, `MIN_SEVERITY: unknown severity "severe"`},
 		{"bad region", map[string]string{"ALERT_TOPIC_ARN": topic, "AUDIT_REGIONS": "us-east-1,narnia"}, `AUDIT_REGIONS: "narnia" is not a region name`},
 		{"bad notify", map[string]string{"ALERT_TOPIC_ARN": topic, "NOTIFY_ON": "sometimes"}, `NOTIFY_ON: "sometimes" is not a notify mode`},
-		{"change without state", map[string]string{"ALERT_TOPIC_ARN": topic, "NOTIFY_ON": "change"}, "STATE_PARAMETER is required"},
+		{"change without state", map[string]string{"ALERT_TOPIC_ARN": topic, "NOTIFY_ON": "change"}, "STATE_BUCKET is required"},
 		{"security hub typo", map[string]string{"ALERT_TOPIC_ARN": topic, "SECURITY_HUB": "yes"}, `SECURITY_HUB: "yes" is neither on nor off`},
 		{"security hub without region", map[string]string{"ALERT_TOPIC_ARN": topic, "SECURITY_HUB": "on"}, "SECURITY_HUB=on needs AWS_REGION"},
 	}

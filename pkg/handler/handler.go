@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"lambda-role-audit/pkg/asff"
@@ -21,7 +22,9 @@ type Handler struct {
 	Config Config
 	Source run.Source
 	SNS    notify.SNSAPI
-	SSM    notify.SSMAPI
+	// S3 holds the state (the last complete report) when Config.StateBucket
+	// is set.
+	S3 notify.S3API
 	// SecurityHub receives findings when Config.SecurityHub is on.
 	SecurityHub asff.API
 	Logger      *slog.Logger
@@ -40,10 +43,13 @@ type Summary struct {
 	Highest   string        `json:"highestSeverity,omitempty"`
 	Errors    []string      `json:"errors,omitempty"`
 	Mode      string        `json:"notify"`
-	Published bool          `json:"published"`
-	MessageID string        `json:"messageId,omitempty"`
-	Reason    string        `json:"reason,omitempty"`
-	Shortened int           `json:"omittedFromAlert,omitempty"`
+	// Changes says what changed since the last complete run, when the
+	// function keeps state.
+	Changes   string `json:"changes,omitempty"`
+	Published bool   `json:"published"`
+	MessageID string `json:"messageId,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Shortened int    `json:"omittedFromAlert,omitempty"`
 	// SecurityHub is what the Security Hub export did, when it is on and
 	// worked (a failure is in Errors, and in the alert).
 	SecurityHub *asff.Result  `json:"securityHub,omitempty"`
@@ -55,7 +61,16 @@ type Summary struct {
 	Timing              map[string]int `json:"timingMs,omitempty"`
 }
 
-// Handle is the Lambda entry point.
+// Invoke is the Lambda entry point: an SQS batch of change events gets one
+// audit and a partial-batch answer; every other event goes to Handle.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	if isBatch(raw) {
+		return h.HandleBatch(ctx, raw)
+	}
+	return h.Handle(ctx, raw)
+}
+
+// Handle answers the schedule's events and manual (console) events.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, error) {
 	log := h.logger()
 	req, err := decodeEvent(raw)
@@ -67,21 +82,81 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	if req.Notify != "" {
 		mode = req.Notify
 	}
-	if mode == notify.ModeChange && h.Config.StateParameter == "" && !req.DryRun {
-		return Summary{}, errors.New("notify mode change needs STATE_PARAMETER, which is not configured")
+	if mode == notify.ModeChange && h.Config.StateBucket == "" && !req.DryRun {
+		return Summary{}, errors.New("notify mode change needs STATE_BUCKET, which is not configured")
 	}
 	regions := h.Config.Regions
 	if len(req.Regions) > 0 {
 		regions = req.Regions
 	}
 	log.Info("audit started", "scheduled", req.Scheduled, "dryRun", req.DryRun, "notify", mode, "regions", regions)
+	return h.run(ctx, regions, mode, req.DryRun)
+}
 
+// HandleBatch answers a batch of change events (CloudTrail through
+// EventBridge and SQS) with one audit in change mode, whatever NOTIFY_ON
+// says: a change alert goes out only when something is new, worse or
+// resolved. Malformed messages are returned for retry (and so reach the
+// dead-letter queue); when the audit fails, every message is.
+func (h *Handler) HandleBatch(ctx context.Context, raw json.RawMessage) (BatchResponse, error) {
+	log := h.logger()
+	triggers, malformed, ignored, err := readBatch(raw, h.Config.AuditRoleARN)
+	if err != nil {
+		log.Error("rejected event", "error", err.Error())
+		return BatchResponse{}, err
+	}
+	resp := BatchResponse{BatchItemFailures: []BatchItemFailure{}}
+	for _, id := range malformed {
+		log.Error("malformed change message: left for retry and the dead-letter queue", "messageId", id)
+		resp.BatchItemFailures = append(resp.BatchItemFailures, BatchItemFailure{ItemIdentifier: id})
+	}
+	if len(triggers) == 0 {
+		log.Info("no change that can affect a finding: no audit", "ignored", ignored, "malformed", len(malformed))
+		return resp, nil
+	}
+	log.Info("change-triggered audit started", "triggers", triggers, "ignored", ignored)
+	if h.Config.StateBucket == "" {
+		err = errors.New("a change-triggered audit needs STATE_BUCKET, which is not configured")
+	} else {
+		_, err = h.run(ctx, h.Config.Regions, notify.ModeChange, false)
+	}
+	if err != nil {
+		log.Error("change-triggered audit failed: the whole batch is left for retry", "error", err.Error())
+		return BatchResponse{BatchItemFailures: allMessages(raw)}, nil
+	}
+	return resp, nil
+}
+
+// allMessages names every message of a batch.
+func allMessages(raw json.RawMessage) []BatchItemFailure {
+	var batch sqsBatch
+	_ = json.Unmarshal(raw, &batch) // already read once by readBatch
+	out := make([]BatchItemFailure, len(batch.Records))
+	for i, r := range batch.Records {
+		out[i] = BatchItemFailure{ItemIdentifier: r.MessageID}
+	}
+	return out
+}
+
+// run audits, compares with the state, exports and alerts.
+func (h *Handler) run(ctx context.Context, regions []string, mode string, dryRun bool) (Summary, error) {
+	log := h.logger()
 	rep, collectTime := h.audit(ctx, regions)
+	var prev notify.Stored
+	if h.Config.StateBucket != "" && !dryRun {
+		var err error
+		if prev, err = h.store().Load(ctx); err != nil {
+			logReport(log, rep)
+			log.Error("state unreadable", "error", err.Error())
+			return Summary{}, err
+		}
+		h.compare(rep, prev)
+	}
 	logReport(log, rep)
 	sum := summarize(rep, h.Config.MinSeverity)
 	sum.Mode = mode
 	sum.Timing = map[string]int{"collect": int(collectTime.Milliseconds())}
-	if req.DryRun {
+	if dryRun {
 		sum.Reason = "dry run: nothing published"
 		sum.Report, sum.OmittedFromResponse = responseReport(rep, maxResponseReportBytes)
 		if sum.OmittedFromResponse > 0 {
@@ -92,7 +167,21 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Summary, err
 	if h.Config.SecurityHub {
 		sum = h.deliverToSecurityHub(ctx, rep, sum)
 	}
-	return h.notify(ctx, rep, mode, sum)
+	return h.notify(ctx, rep, mode, prev, sum)
+}
+
+// compare stamps the report with each finding's first sighting and what
+// changed since the stored report.
+func (h *Handler) compare(rep *audit.Report, prev notify.Stored) {
+	if prev.Unreadable != "" {
+		h.logger().Warn("state unusable", "reason", prev.Unreadable)
+		if !slices.Contains(rep.Warnings, prev.Unreadable) {
+			rep.Warnings = append(rep.Warnings, prev.Unreadable)
+		}
+	}
+	audit.CarryFirstSeen(prev.Report, rep)
+	change := audit.Compare(prev.Report, rep, h.Config.MinSeverity)
+	rep.Change = &change
 }
 
 // deliverToSecurityHub imports the findings before the alert is built,
@@ -130,45 +219,64 @@ func (h *Handler) audit(ctx context.Context, regions []string) (*audit.Report, t
 	return audit.Evaluate(acct, audit.Options{SuppressRoles: h.Config.SuppressRoles, Now: h.now}), collected
 }
 
-// notify publishes the alert when the mode says so, and in change mode
-// remembers what was alerted.
-func (h *Handler) notify(ctx context.Context, rep *audit.Report, mode string, sum Summary) (Summary, error) {
+// stateAttempts bounds the read-compare-write rounds when other runs keep
+// writing the state in between.
+const stateAttempts = 5
+
+// notify publishes the alert when the mode says so and records a complete
+// report as the state, written only over the version it was compared with.
+// When another run wrote in between, it reads that run's state, compares
+// again and, in change mode, alerts on what that run did not see.
+func (h *Handler) notify(ctx context.Context, rep *audit.Report, mode string, prev notify.Stored, sum Summary) (Summary, error) {
 	log := h.logger()
-	store := notify.StateStore{Client: h.SSM, Parameter: h.Config.StateParameter}
-	var last notify.State
-	if mode == notify.ModeChange {
-		var err error
-		if last, _, err = store.Load(ctx); err != nil {
-			log.Error("state unreadable", "error", err.Error())
+	for attempt := 1; ; attempt++ {
+		if rep.Change != nil {
+			sum.Changes = rep.Change.Line(rep)
+		}
+		publish, reason := notify.Decide(mode, rep, h.Config.MinSeverity)
+		switch {
+		case publish && (!sum.Published || mode == notify.ModeChange):
+			msg, id, err := h.publish(ctx, rep, mode)
+			if err != nil {
+				return sum, err
+			}
+			sum.Published, sum.MessageID, sum.Shortened, sum.Reason = true, id, msg.Omitted, ""
+		case !sum.Published:
+			sum.Reason = reason
+		}
+		// A partial view must never become the baseline that the next
+		// full run is compared with.
+		if h.Config.StateBucket == "" || !rep.Complete {
+			return sum, nil
+		}
+		err := h.store().Save(ctx, rep, prev)
+		if err == nil || !errors.Is(err, notify.ErrStateConflict) || attempt == stateAttempts {
+			if err != nil {
+				log.Error("state not saved", "error", err.Error())
+			}
 			return sum, err
 		}
-	}
-	publish, reason := notify.Decide(mode, rep, h.Config.MinSeverity, last)
-	if publish {
-		msg, id, err := h.publish(ctx, rep)
-		if err != nil {
+		log.Warn("state written by another run since it was read: comparing again", "attempt", attempt)
+		if prev, err = h.store().Load(ctx); err != nil {
 			return sum, err
 		}
-		sum.Published, sum.MessageID, sum.Shortened = true, id, msg.Omitted
-	} else {
-		sum.Reason = reason
-	}
-	// Change mode remembers complete runs only: a partial view must not
-	// become the baseline that the next full run is compared with.
-	if mode == notify.ModeChange && rep.Complete {
-		if err := store.Save(ctx, notify.StateFor(rep, h.Config.MinSeverity)); err != nil {
-			log.Error("state not saved", "error", err.Error())
-			return sum, err
+		if prev.Report != nil && prev.Report.GeneratedAt.After(rep.GeneratedAt) {
+			log.Info("a later run recorded its report: keeping it")
+			return sum, nil
 		}
+		h.compare(rep, prev)
 	}
-	return sum, nil
 }
 
-func (h *Handler) publish(ctx context.Context, rep *audit.Report) (notify.Message, string, error) {
+func (h *Handler) store() notify.StateStore {
+	return notify.StateStore{Client: h.S3, Bucket: h.Config.StateBucket, Key: h.Config.StateKey}
+}
+
+func (h *Handler) publish(ctx context.Context, rep *audit.Report, mode string) (notify.Message, string, error) {
 	log := h.logger()
 	msg, err := notify.Build(rep, notify.Context{
 		AccountID: rep.AccountID, LogGroup: h.Config.LogGroup, LogStream: h.Config.LogStream,
-		MinSeverity: h.Config.MinSeverity, Now: h.now(),
+		MinSeverity: h.Config.MinSeverity, Now: h.now(), ChangeMode: mode == notify.ModeChange,
 	})
 	if err != nil {
 		log.Error("alert not built", "error", err.Error())
