@@ -23,8 +23,11 @@ type cliFunction struct {
 	DeadLetterConfig *struct {
 		TargetArn string `json:"TargetArn"`
 	} `json:"DeadLetterConfig"`
-	KMSKeyArn string `json:"KMSKeyArn"`
-	Layers    []struct {
+	KMSKeyArn   string `json:"KMSKeyArn"`
+	Environment *struct {
+		Variables map[string]string `json:"Variables"`
+	} `json:"Environment"`
+	Layers []struct {
 		Arn string `json:"Arn"`
 	} `json:"Layers"`
 	FileSystemConfigs []struct {
@@ -155,6 +158,9 @@ func (f cliFunction) toFunction(region string) Function {
 	}
 	for _, fs := range f.FileSystemConfigs {
 		fn.FileSystems = append(fn.FileSystems, FileSystem{ARN: fs.Arn, LocalMountPath: fs.LocalMountPath})
+	}
+	if f.Environment != nil {
+		fn.References = environmentReferences(f.Environment.Variables, partitionOf(f.FunctionArn))
 	}
 	return fn
 }

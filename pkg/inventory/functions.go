@@ -128,6 +128,9 @@ func functionFromAPI(f lambdatypes.FunctionConfiguration, region string) Functio
 	for _, fs := range f.FileSystemConfigs {
 		fn.FileSystems = append(fn.FileSystems, FileSystem{ARN: aws.ToString(fs.Arn), LocalMountPath: aws.ToString(fs.LocalMountPath)})
 	}
+	if f.Environment != nil {
+		fn.References = environmentReferences(f.Environment.Variables, partitionOf(fn.ARN))
+	}
 	return fn
 }
 

@@ -107,6 +107,9 @@ type Function struct {
 	KMSKeyARN   string       `json:"kmsKeyArn,omitempty"`
 	LayerARNs   []string     `json:"layers,omitempty"`
 	FileSystems []FileSystem `json:"fileSystems,omitempty"`
+	// References are the environment values that name AWS resources, as
+	// those resources; no other environment value is kept.
+	References []Reference `json:"references,omitempty"`
 }
 
 // FileSystem is an EFS access point mounted by a function.
