@@ -113,10 +113,13 @@ func TestPipelineDirection(t *testing.T) {
 	forbidden := map[string][]string{
 		"pkg/policy":     {"pkg/inventory", "pkg/audit", "pkg/remediation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run"},
 		"pkg/inventory":  {"pkg/audit", "pkg/remediation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run"},
-		"pkg/audit":      {"pkg/remediation", "pkg/escalation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
+		"pkg/audit":      {"pkg/remediation", "pkg/escalation", "pkg/usage", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
 		"pkg/escalation": {"pkg/remediation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
 		"pkg/run":        {"pkg/render", "pkg/notify", "pkg/asff", "pkg/handler", "pkg/cli"},
 		"pkg/notify":     {"pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
+		// Usage evidence is read beside planning, which stays pure.
+		"pkg/usage":       {"pkg/remediation", "pkg/escalation", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
+		"pkg/remediation": {"pkg/usage", "pkg/render", "pkg/notify", "pkg/asff", "pkg/run", "pkg/handler", "pkg/cli"},
 		// Security Hub is a delivery beside the alert: neither knows the other.
 		"pkg/asff": {"pkg/notify", "pkg/render", "pkg/run", "pkg/handler", "pkg/cli"},
 	}

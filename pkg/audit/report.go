@@ -102,6 +102,50 @@ type Plan struct {
 	// Unknowns is what the configuration cannot tell, said plainly, so no
 	// one takes the plan for complete when it is not.
 	Unknowns []string `json:"unknowns"`
+	// Referenced are the resources the function's configuration points at
+	// (environment values that are ARNs, queue URLs or S3 locations; event
+	// sources; the dead-letter target; file systems). Other environment
+	// values are never read into a plan: they may be secrets.
+	Referenced []Reference `json:"referenced,omitempty"`
+	// Observed, UsageWindow and ObservedPolicy are the function's own calls
+	// in CloudTrail event history (plan --usage, USAGE_EVIDENCE=on).
+	Observed    []ObservedAction `json:"observed,omitempty"`
+	UsageWindow *UsageWindow     `json:"usageWindow,omitempty"`
+	// ObservedPolicy allows exactly the observed actions on exactly the
+	// observed resources. When it does not fit beside the inline policy
+	// (IAM's 10,240 characters a role), ObservedPolicyParts holds it in
+	// parts of at most 6,144 characters, to create as managed policies.
+	ObservedPolicy      json.RawMessage   `json:"observedPolicy,omitempty"`
+	ObservedPolicyParts []json.RawMessage `json:"observedPolicyParts,omitempty"`
+}
+
+// Reference is a resource the function's configuration points at.
+type Reference struct {
+	// Source says where: "env:TABLE_NAME", "eventSourceMapping",
+	// "deadLetterConfig", "fileSystem".
+	Source   string `json:"source"`
+	Resource string `json:"resource"`
+}
+
+// ObservedAction is one IAM action the function was seen calling.
+type ObservedAction struct {
+	Action string `json:"action"`
+	// Resources are exact ARNs; "*" only for an action with no resource
+	// type; empty when the event did not say which resource.
+	Resources []string  `json:"resources"`
+	Count     int       `json:"count"`
+	LastSeen  time.Time `json:"lastSeen"`
+}
+
+// UsageWindow says how the observed calls were read.
+type UsageWindow struct {
+	Days      int `json:"days"`
+	CallsMade int `json:"callsMade"`
+	// CutShort: the call budget ran out with events left unread.
+	CutShort bool     `json:"cutShort"`
+	Events   int      `json:"eventsMatched"`
+	Errors   []string `json:"errors,omitempty"`
+	Regions  []string `json:"regions"`
 }
 
 // HasInline reports whether the plan has an inline policy.
