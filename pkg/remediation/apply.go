@@ -62,6 +62,30 @@ type Applier struct {
 	RoleReadyTimeout time.Duration
 	// Poll is the interval between readiness checks. Default two seconds.
 	Poll time.Duration
+	// WithObserved also puts the plan's observed-usage policy (drafted
+	// from CloudTrail) on the role: opt-in, as it is a draft to review.
+	WithObserved bool
+}
+
+// ObservedPolicyName names the inline policy drafted from CloudTrail.
+const ObservedPolicyName = "observed-usage"
+
+// inlinePolicies are the inline policies the role gets, by name.
+func (a *Applier) inlinePolicies(p Plan) (map[string]string, error) {
+	out := map[string]string{}
+	if p.HasInline() {
+		out[p.InlinePolicyName] = string(p.InlinePolicy)
+	}
+	if a.WithObserved {
+		switch {
+		case len(p.ObservedPolicyParts) > 0:
+			return nil, fmt.Errorf("the observed-usage policy of %s does not fit beside the role's inline policy (IAM allows 10,240 characters a role): create its %d parts as managed policies (plan --usage --format cli prints them) instead of --with-observed", p.FunctionName, len(p.ObservedPolicyParts))
+		case len(p.ObservedPolicy) == 0:
+			return nil, fmt.Errorf("--with-observed: the plan of %s has no observed-usage policy (no calls were observed)", p.FunctionName)
+		}
+		out[ObservedPolicyName] = string(p.ObservedPolicy)
+	}
+	return out, nil
 }
 
 // Apply carries out p. Running it again is harmless: a role that already
@@ -121,6 +145,10 @@ func (a *Applier) checkAccount(ctx context.Context, p Plan) error {
 // is exactly what the plan describes. A mismatch is an error: the tool
 // never overwrites a role it did not plan.
 func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
+	wantInline, err := a.inlinePolicies(p)
+	if err != nil {
+		return err
+	}
 	got, err := a.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.RoleName)})
 	var nse *iamtypes.NoSuchEntityException
 	switch {
@@ -135,7 +163,7 @@ func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
 			return fmt.Errorf("create role %s: %w", p.RoleName, err)
 		}
 		a.logf("created role %s", p.RoleName)
-		return a.completeRole(ctx, p, nil, false)
+		return a.completeRole(ctx, p, nil, nil, wantInline)
 	case err != nil:
 		return fmt.Errorf("read role %s: %w", p.RoleName, err)
 	}
@@ -162,11 +190,11 @@ func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
 		return err
 	}
 	for name, doc := range inline {
-		if name != p.InlinePolicyName || !p.HasInline() || !sameJSON(doc, string(p.InlinePolicy)) {
+		if want, ok := wantInline[name]; !ok || !sameJSON(doc, want) {
 			problems = append(problems, "its inline policy "+name+" differs from the plan")
 		}
 	}
-	complete := len(attached) == len(p.ManagedPolicyARNs) && (len(inline) == 1) == p.HasInline()
+	complete := len(attached) == len(p.ManagedPolicyARNs) && len(inline) == len(wantInline)
 	if len(problems) > 0 {
 		return fmt.Errorf("role %s already exists but does not match the plan (%s): refusing to change it; remove it or pick another name", p.RoleName, strings.Join(problems, "; "))
 	}
@@ -176,10 +204,10 @@ func (a *Applier) ensureRole(ctx context.Context, p Plan) error {
 	}
 	// An earlier run created the role and stopped part-way: finish it.
 	a.logf("role %s was created by an earlier run: completing it", p.RoleName)
-	return a.completeRole(ctx, p, attached, len(inline) == 1)
+	return a.completeRole(ctx, p, attached, inline, wantInline)
 }
 
-func (a *Applier) completeRole(ctx context.Context, p Plan, attached []string, hasInline bool) error {
+func (a *Applier) completeRole(ctx context.Context, p Plan, attached []string, inline, wantInline map[string]string) error {
 	have := map[string]bool{}
 	for _, arn := range attached {
 		have[arn] = true
@@ -193,11 +221,19 @@ func (a *Applier) completeRole(ctx context.Context, p Plan, attached []string, h
 		}
 		a.logf("attached %s", arn)
 	}
-	if p.HasInline() && !hasInline {
-		if _, err := a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(p.RoleName), PolicyName: aws.String(p.InlinePolicyName), PolicyDocument: aws.String(string(p.InlinePolicy))}); err != nil {
-			return fmt.Errorf("put inline policy on %s: %w", p.RoleName, err)
+	names := make([]string, 0, len(wantInline))
+	for name := range wantInline {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := inline[name]; ok {
+			continue
 		}
-		a.logf("put inline policy %s", p.InlinePolicyName)
+		if _, err := a.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(p.RoleName), PolicyName: aws.String(name), PolicyDocument: aws.String(wantInline[name])}); err != nil {
+			return fmt.Errorf("put inline policy %s on %s: %w", name, p.RoleName, err)
+		}
+		a.logf("put inline policy %s", name)
 	}
 	return nil
 }

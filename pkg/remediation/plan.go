@@ -57,7 +57,7 @@ const (
 // DataAccessUnknown is always true of a role that replaces a shared or
 // admin one: what the function itself reads and writes was granted by the
 // old role and leaves no trace in its configuration.
-const DataAccessUnknown = "The function's own data access (the S3 buckets, DynamoDB tables, queues, secrets and APIs its code calls) was granted by the old role and cannot be read from its configuration: add statements scoped to those resources before switching, or the function will be denied them."
+const DataAccessUnknown = "The function's own data access (the S3 buckets, DynamoDB tables, queues, secrets and APIs its code calls) was granted by the old role and cannot be read from its configuration: add statements scoped to those resources before switching, or the function will be denied them (lambda-role-audit plan --usage drafts them from the function's own calls in CloudTrail)."
 
 // New plans a function's role. mappings are its event source mappings;
 // mappingsRead is false when they could not be read.
@@ -76,6 +76,10 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 		Unknowns:     []string{DataAccessUnknown},
 	}
 	p.RoleARN = fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, p.RoleName)
+	p.Referenced = references(fn, mappings)
+	if note := referencedNote(p.Referenced, false); note != "" {
+		p.Unknowns = append(p.Unknowns, note)
+	}
 
 	managed := map[string]bool{BasicExecution: true}
 	if len(fn.SubnetIDs) > 0 {

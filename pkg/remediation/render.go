@@ -76,6 +76,7 @@ func writeCommands(b *strings.Builder, p Plan, trust string) {
 	if p.HasInline() {
 		fmt.Fprintf(b, "aws iam put-role-policy --role-name %s --policy-name %s --policy-document %s\n", p.RoleName, p.InlinePolicyName, shellQuote(compact(p.InlinePolicy)))
 	}
+	writeObservedCommands(b, p)
 	fmt.Fprintf(b, "until aws lambda update-function-configuration --region %s --function-name %s --role %s >/dev/null; do sleep 5; done\n", p.Region, p.FunctionName, p.RoleARN)
 }
 
@@ -94,8 +95,22 @@ func cloudFormation(p Plan) string {
 	for _, arn := range p.ManagedPolicyARNs {
 		fmt.Fprintf(&b, "      - %s\n", arn)
 	}
+	observedInline := len(p.ObservedPolicy) > 0 && len(p.ObservedPolicyParts) == 0
+	if p.HasInline() || observedInline {
+		b.WriteString("    Policies:\n")
+	}
 	if p.HasInline() {
-		fmt.Fprintf(&b, "    Policies:\n      - PolicyName: %s\n        PolicyDocument: %s\n", p.InlinePolicyName, compact(p.InlinePolicy))
+		fmt.Fprintf(&b, "      - PolicyName: %s\n        PolicyDocument: %s\n", p.InlinePolicyName, compact(p.InlinePolicy))
+	}
+	if observedInline {
+		fmt.Fprintf(&b, "      # %s\n      - PolicyName: %s\n        PolicyDocument: %s\n", observedComment(p), ObservedPolicyName, compact(p.ObservedPolicy))
+	}
+	for i, part := range p.ObservedPolicyParts {
+		if i == 0 {
+			fmt.Fprintf(&b, "# %s\n", observedComment(p))
+		}
+		fmt.Fprintf(&b, "%sObservedUsage%d:\n  Type: AWS::IAM::ManagedPolicy\n  Properties:\n    ManagedPolicyName: %s\n    Roles: [!Ref %sRole]\n    PolicyDocument: %s\n",
+			logicalID(p.FunctionName), i+1, observedPartName(p, i), logicalID(p.FunctionName), compact(part))
 	}
 	fmt.Fprintf(&b, "# Then set the function's Role to !GetAtt %sRole.Arn\n", logicalID(p.FunctionName))
 	return b.String()
@@ -118,6 +133,7 @@ func terraform(p Plan) string {
 	if p.HasInline() {
 		fmt.Fprintf(&b, "\nresource \"aws_iam_role_policy\" %q {\n  name   = %q\n  role   = aws_iam_role.%s.id\n  policy = %s\n}\n", id+"_scoped", p.InlinePolicyName, id, heredoc(p.InlinePolicy))
 	}
+	writeObservedTerraform(&b, p, id)
 	fmt.Fprintf(&b, "\n# Then set the function's role = aws_iam_role.%s.arn\n", id)
 	return b.String()
 }
@@ -189,4 +205,52 @@ func terraformID(name string) string {
 		s = "fn_" + s
 	}
 	return s
+}
+
+// observedComment heads the policy drafted from CloudTrail.
+func observedComment(p Plan) string {
+	w := p.UsageWindow
+	if w == nil {
+		return "from CloudTrail; review before use"
+	}
+	cut := ""
+	if w.CutShort {
+		cut = ", cut short at the call budget"
+	}
+	return fmt.Sprintf("from CloudTrail, the last %d days (%d events%s); review before use", w.Days, w.Events, cut)
+}
+
+// observedPartName names the i-th managed policy of a split observed policy.
+func observedPartName(p Plan, i int) string {
+	return fmt.Sprintf("%s-%s-%d", p.RoleName, ObservedPolicyName, i+1)
+}
+
+func writeObservedCommands(b *strings.Builder, p Plan) {
+	switch {
+	case len(p.ObservedPolicyParts) > 0:
+		fmt.Fprintf(b, "# %s: %d managed policies (too large to sit inline beside the role's own)\n", observedComment(p), len(p.ObservedPolicyParts))
+		account := arnPart(p.RoleARN, 4)
+		for i, part := range p.ObservedPolicyParts {
+			name := observedPartName(p, i)
+			fmt.Fprintf(b, "aws iam create-policy --policy-name %s --policy-document %s\n", name, shellQuote(compact(part)))
+			fmt.Fprintf(b, "aws iam attach-role-policy --role-name %s --policy-arn arn:%s:iam::%s:policy/%s\n", p.RoleName, arnPart(p.RoleARN, 1), account, name)
+		}
+	case len(p.ObservedPolicy) > 0:
+		fmt.Fprintf(b, "# %s\n", observedComment(p))
+		fmt.Fprintf(b, "aws iam put-role-policy --role-name %s --policy-name %s --policy-document %s\n", p.RoleName, ObservedPolicyName, shellQuote(compact(p.ObservedPolicy)))
+	}
+}
+
+func writeObservedTerraform(b *strings.Builder, p Plan, id string) {
+	switch {
+	case len(p.ObservedPolicyParts) > 0:
+		fmt.Fprintf(b, "\n# %s\n", observedComment(p))
+		for i, part := range p.ObservedPolicyParts {
+			res := fmt.Sprintf("%s_observed_%d", id, i+1)
+			fmt.Fprintf(b, "\nresource \"aws_iam_policy\" %q {\n  name   = %q\n  policy = %s\n}\n", res, observedPartName(p, i), heredoc(part))
+			fmt.Fprintf(b, "\nresource \"aws_iam_role_policy_attachment\" %q {\n  role       = aws_iam_role.%s.name\n  policy_arn = aws_iam_policy.%s.arn\n}\n", res, id, res)
+		}
+	case len(p.ObservedPolicy) > 0:
+		fmt.Fprintf(b, "\n# %s\nresource \"aws_iam_role_policy\" %q {\n  name   = %q\n  role   = aws_iam_role.%s.id\n  policy = %s\n}\n", observedComment(p), id+"_observed", ObservedPolicyName, id, heredoc(p.ObservedPolicy))
+	}
 }
