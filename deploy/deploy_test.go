@@ -20,6 +20,7 @@ import (
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/policy"
 	"lambda-role-audit/pkg/remediation"
+	"lambda-role-audit/pkg/usage"
 )
 
 const templatePath = "../template.yaml"
@@ -342,9 +343,10 @@ func TestCLIPolicies(t *testing.T) {
 	want := append(interfaceActions("iam", (*inventory.IAMAPI)(nil)), interfaceActions("lambda", (*inventory.LambdaAPI)(nil))...)
 	want = append(want, interfaceActions("ec2", (*inventory.RegionAPI)(nil))...)
 	want = append(want, interfaceActions("elasticfilesystem", (*inventory.EFSAPI)(nil))...)
+	want = append(want, interfaceActions("cloudtrail", (*usage.CloudTrailAPI)(nil))...)
 	checkExactly(t, "cli-policy.json", actions, want)
 	for a := range actions {
-		if !strings.Contains(a, ":Get") && !strings.Contains(a, ":List") && !strings.Contains(a, ":Describe") {
+		if !strings.Contains(a, ":Get") && !strings.Contains(a, ":List") && !strings.Contains(a, ":Describe") && !strings.Contains(a, ":Lookup") {
 			t.Errorf("cli-policy.json allows %s, which is not a read", a)
 		}
 	}
@@ -358,6 +360,7 @@ func TestCLIPolicies(t *testing.T) {
 	want = append(interfaceActions("iam", (*remediation.IAMAPI)(nil)), interfaceActions("lambda", (*remediation.LambdaAPI)(nil))...)
 	want = append(want, interfaceActions("sts", (*remediation.STSAPI)(nil))...)
 	want = append(want, interfaceActions("elasticfilesystem", (*inventory.EFSAPI)(nil))...)
+	want = append(want, interfaceActions("cloudtrail", (*usage.CloudTrailAPI)(nil))...)
 	// CreateRole with tags needs iam:TagRole, and switching a function's
 	// role needs iam:PassRole on it.
 	want = append(want, "iam:TagRole", "iam:PassRole")

@@ -181,3 +181,21 @@ func TestEventForwarder(t *testing.T) {
 		t.Errorf("elsewhere it deploys: %v", broken)
 	}
 }
+
+// TestUsageEvidenceParameter: the function's role may read CloudTrail's
+// event history only when UsageEvidence is Enabled, and the function is
+// told so.
+func TestUsageEvidenceParameter(t *testing.T) {
+	tpl := loadTemplate(t)
+	for value, want := range map[string]bool{"Enabled": true, "Disabled": false} {
+		res := get(t, deployed(t, tpl, map[string]string{"UsageEvidence": value}), "Resources").(map[string]any)
+		grant, ok := roleGrants(t, res)["cloudtrail:LookupEvents"]
+		if ok != want || (ok && grant != `"*"`) {
+			t.Errorf("UsageEvidence=%s: cloudtrail:LookupEvents granted %v on %s", value, ok, grant)
+		}
+		env := get(t, res, "AuditFunction", "Properties", "Environment", "Variables", "USAGE_EVIDENCE")
+		if (env == "on") != want {
+			t.Errorf("UsageEvidence=%s: USAGE_EVIDENCE=%v", value, env)
+		}
+	}
+}

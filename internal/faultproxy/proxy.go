@@ -74,6 +74,20 @@ type Proxy struct {
 	// concurrent calls draw the random numbers in.
 	budget int
 	spent  map[string]int
+	// served are operations the proxy answers itself (what the target
+	// does not serve), by "service:Operation", after the fault rules.
+	served map[string]http.Handler
+}
+
+// Serve answers one operation with h instead of forwarding it (faults
+// still apply first): for an operation the target does not implement.
+func (p *Proxy) Serve(service, operation string, h http.Handler) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.served == nil {
+		p.served = map[string]http.Handler{}
+	}
+	p.served[service+":"+operation] = h
 }
 
 // Start proxies to target, which must be a loopback URL.
@@ -159,6 +173,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 
 	if rule == nil {
+		p.mu.Lock()
+		h := p.served[req.Service+":"+req.Operation]
+		p.mu.Unlock()
+		if h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		p.rp.ServeHTTP(w, r)
 		return
 	}
@@ -257,7 +278,7 @@ func protocol(service string) string {
 	switch service {
 	case "lambda", "securityhub":
 		return "rest-json"
-	case "ssm", "sqs", "kms":
+	case "ssm", "sqs", "kms", "cloudtrail":
 		return "json"
 	case "ec2":
 		return "ec2"

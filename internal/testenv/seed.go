@@ -51,6 +51,7 @@ type Function struct {
 	ActiveTracing      bool
 	DeadLetterARN      string
 	KMSKeyARN          string
+	Env                map[string]string
 }
 
 // PolicyARN is the ARN of a customer managed policy in moto's account.
@@ -138,6 +139,9 @@ func (m *Moto) Seed(t testing.TB, a Account) {
 		}
 		if f.KMSKeyARN != "" {
 			in.KMSKeyArn = aws.String(f.KMSKeyARN)
+		}
+		if f.Env != nil {
+			in.Environment = &lambdatypes.Environment{Variables: f.Env}
 		}
 		if _, err := lc.CreateFunction(ctx, in); err != nil {
 			t.Fatalf("create function %s in %s: %v", f.Name, f.Region, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -27,6 +28,7 @@ import (
 
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/remediation"
+	"lambda-role-audit/pkg/usage"
 )
 
 // DefaultRegion is used for global calls when no region is configured.
@@ -132,6 +134,23 @@ func Collector(cfg aws.Config) *inventory.Live {
 		EFS: func(region string) inventory.EFSAPI {
 			return efs.NewFromConfig(cfg, func(o *efs.Options) { o.Region = region })
 		},
+	}
+}
+
+// CloudTrail returns a function giving each region's CloudTrail client,
+// for usage evidence.
+func CloudTrail(cfg aws.Config) func(region string) usage.CloudTrailAPI {
+	var mu sync.Mutex
+	clients := map[string]*cloudtrail.Client{}
+	return func(region string) usage.CloudTrailAPI {
+		mu.Lock()
+		defer mu.Unlock()
+		c, ok := clients[region]
+		if !ok {
+			c = cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
+			clients[region] = c
+		}
+		return c
 	}
 }
 

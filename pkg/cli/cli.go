@@ -26,8 +26,8 @@ const synopsis = `usage:
   lambda-role-audit [--snapshot DIR] [--regions LIST] [--format text|json|asff] [--fail-on SEVERITY]
                     [--publish TOPIC_ARN] [--security-hub [--security-hub-region REGION]]
                     [--min-severity SEVERITY] [--timeout DURATION] [--verbose]
-  lambda-role-audit plan --function ARN [--snapshot DIR] [--format cli|cloudformation|terraform|json]
-  lambda-role-audit remediate --function ARN [--yes]
+  lambda-role-audit plan --function ARN [--snapshot DIR] [--format cli|cloudformation|terraform|json] [--usage]
+  lambda-role-audit remediate --function ARN [--yes] [--with-observed]
   lambda-role-audit COMMAND --help
 `
 

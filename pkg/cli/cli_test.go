@@ -54,6 +54,10 @@ func TestUsageErrors(t *testing.T) {
 		{"plan bad format", []string{"plan", "--function", fn, "--format", "yaml"}, nil, "--format must be cli, cloudformation, terraform or json"},
 		{"plan empty snapshot", []string{"plan", "--function", fn, "--snapshot", ""}, nil, "--snapshot needs a directory"},
 		{"remediate has no format", []string{"remediate", "--function", fn, "--format", "json"}, nil, "flag provided but not defined: -format"},
+		{"usage offline", []string{"plan", "--function", fn, "--snapshot", sample, "--usage"}, nil, "--usage reads CloudTrail in the live account"},
+		{"usage days alone", []string{"plan", "--function", fn, "--usage-days", "7"}, nil, "apply only with --usage"},
+		{"usage days too many", []string{"plan", "--function", fn, "--usage", "--usage-days", "91"}, nil, "--usage-days must be between 1 and 90"},
+		{"usage calls zero", []string{"plan", "--function", fn, "--usage", "--usage-max-calls", "0"}, nil, "--usage-max-calls must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,20 +13,27 @@ import (
 	"lambda-role-audit/pkg/awsenv"
 	"lambda-role-audit/pkg/inventory"
 	"lambda-role-audit/pkg/remediation"
+	"lambda-role-audit/pkg/usage"
 )
 
 const planHelp = `usage:
   lambda-role-audit plan --function ARN [--snapshot DIR] [--format cli|cloudformation|terraform|json]
+                         [--usage [--usage-days N] [--usage-max-calls N]]
 
 Prints one function's least-privilege role, worked out from its
 configuration and event source mappings: as AWS CLI commands, a
 CloudFormation AWS::IAM::Role, Terraform, or JSON. Changes nothing.
 
+With --usage (live only) it also reads what the function itself called in
+CloudTrail event history (its own session on its role: another function
+of the same role does not count), and drafts the policy observed-usage
+with exactly those actions on exactly those resources, to review.
+
 flags:
 `
 
 const remediateHelp = `usage:
-  lambda-role-audit remediate --function ARN [--yes]
+  lambda-role-audit remediate --function ARN [--yes] [--with-observed [--usage-days N] [--usage-max-calls N]]
 
 Prints the plan (see lambda-role-audit plan --help) and what it cannot
 know, and changes nothing. With --yes it first checks that the function is
@@ -34,13 +41,16 @@ in the credentials' account, then creates the role (or reuses one this tool
 made for the function that matches the plan), attaches its policies, waits
 until Lambda can assume it, switches the function and reads it back. It
 never changes the function's old role. Running it twice is harmless.
+--with-observed also reads the function's calls from CloudTrail (as plan
+--usage does) and puts the observed-usage policy on the new role.
 
 flags:
 `
 
 type remediationFlags struct {
 	function, format, snapshot string
-	yes                        bool
+	yes, usage, withObserved   bool
+	usageDays, usageMaxCalls   int
 }
 
 func runRemediation(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {
@@ -52,11 +62,18 @@ func runRemediation(ctx context.Context, cmd string, args []string, stdout, stde
 		help = planHelp
 		fs.StringVar(&f.format, "format", "cli", "output `FORMAT`: cli, cloudformation, terraform or json")
 		fs.StringVar(&f.snapshot, "snapshot", "", "read the function from `DIR`, a snapshot of AWS CLI exports, instead of the live account")
+		fs.BoolVar(&f.usage, "usage", false, "add the function's own calls from CloudTrail event history, and the observed-usage policy drafted from them (live only)")
 	} else {
 		fs.BoolVar(&f.yes, "yes", false, "apply the plan (without it, only print it)")
+		fs.BoolVar(&f.withObserved, "with-observed", false, "read the function's calls from CloudTrail and also put the observed-usage policy on the new role")
 	}
+	fs.IntVar(&f.usageDays, "usage-days", usage.DefaultDays, "with --usage: how many `DAYS` of event history to read (at most 90)")
+	fs.IntVar(&f.usageMaxCalls, "usage-max-calls", usage.DefaultMaxCalls, "with --usage: at most `N` LookupEvents calls for the function (CloudTrail allows 2 a second)")
 	if status, done := parse(fs, args, help, stdout, stderr); done {
 		return status
+	}
+	if f.withObserved {
+		f.usage = true
 	}
 	if err := checkRemediationFlags(f, setFlags(fs)); err != nil {
 		return usageError(stderr, cmd+": "+err.Error())
@@ -67,7 +84,7 @@ func runRemediation(ctx context.Context, cmd string, args []string, stdout, stde
 	if f.snapshot != "" {
 		plan, err = planFromSnapshot(f.snapshot, f.function)
 	} else {
-		plan, err = planLive(ctx, f.function)
+		plan, err = planLive(ctx, f)
 	}
 	if err != nil {
 		return fail(stderr, prefix, err)
@@ -89,7 +106,7 @@ func runRemediation(ctx context.Context, cmd string, args []string, stdout, stde
 		fmt.Fprintln(stdout, "# Dry run: nothing was changed. Read the notes above, then run again with --yes to apply.")
 		return ExitClean
 	}
-	return apply(ctx, plan, stdout, stderr)
+	return apply(ctx, plan, f.withObserved, stdout, stderr)
 }
 
 func checkRemediationFlags(f remediationFlags, set map[string]bool) error {
@@ -105,20 +122,36 @@ func checkRemediationFlags(f remediationFlags, set map[string]bool) error {
 	if f.format != "json" && !slices.Contains(remediation.Formats, f.format) {
 		return fmt.Errorf("--format must be %s or json, not %q", strings.Join(remediation.Formats, ", "), f.format)
 	}
+	if (set["usage-days"] || set["usage-max-calls"]) && !f.usage {
+		return errors.New("--usage-days and --usage-max-calls apply only with --usage (plan) or --with-observed (remediate)")
+	}
+	if f.usage && f.snapshot != "" {
+		return errors.New("--usage reads CloudTrail in the live account; it cannot be used with --snapshot")
+	}
+	if f.usageDays < 1 || f.usageDays > usage.MaxDays {
+		return fmt.Errorf("--usage-days must be between 1 and %d (CloudTrail keeps 90 days of event history), not %d", usage.MaxDays, f.usageDays)
+	}
+	if f.usageMaxCalls < 1 {
+		return fmt.Errorf("--usage-max-calls must be at least 1, not %d", f.usageMaxCalls)
+	}
 	return nil
 }
 
 // apply carries the plan out. The notes printed with the plan above come
 // first, whether or not a terminal is watching; they are repeated last, as
 // what remains to check.
-func apply(ctx context.Context, plan remediation.Plan, stdout, stderr io.Writer) int {
+func apply(ctx context.Context, plan remediation.Plan, withObserved bool, stdout, stderr io.Writer) int {
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return fail(stderr, "lambda-role-audit remediate", err)
 	}
 	applier := awsenv.Applier(cfg, plan.Region)
 	applier.Log = stdout
+	applier.WithObserved = withObserved
 	fmt.Fprintln(stdout, "# Applying the plan above.")
+	if withObserved {
+		fmt.Fprintf(stdout, "# --with-observed: the role also gets the policy %s drafted from CloudTrail (above); review it.\n", remediation.ObservedPolicyName)
+	}
 	if err := applier.Apply(ctx, plan); err != nil {
 		return fail(stderr, "lambda-role-audit remediate", err)
 	}
@@ -128,7 +161,7 @@ func apply(ctx context.Context, plan remediation.Plan, stdout, stderr io.Writer)
 	return ExitClean
 }
 
-func planLive(ctx context.Context, arn string) (remediation.Plan, error) {
+func planLive(ctx context.Context, f remediationFlags) (remediation.Plan, error) {
 	cfg, err := awsenv.Load(ctx)
 	if err != nil {
 		return remediation.Plan{}, err
@@ -136,11 +169,16 @@ func planLive(ctx context.Context, arn string) (remediation.Plan, error) {
 	if err := awsenv.CheckCredentials(ctx, cfg); err != nil {
 		return remediation.Plan{}, err
 	}
-	fn, mappings, read, err := awsenv.Collector(cfg).Function(ctx, arn)
+	fn, mappings, read, err := awsenv.Collector(cfg).Function(ctx, f.function)
 	if err != nil {
 		return remediation.Plan{}, err
 	}
-	return remediation.New(fn, mappings, read), nil
+	plan := remediation.New(fn, mappings, read)
+	if f.usage {
+		ev := usage.Observe(ctx, fn, usage.Options{Days: f.usageDays, MaxCalls: f.usageMaxCalls, Client: awsenv.CloudTrail(cfg)})
+		remediation.AddEvidence(&plan, ev.Observed, ev.Window)
+	}
+	return plan, nil
 }
 
 func planFromSnapshot(dir, arn string) (remediation.Plan, error) {

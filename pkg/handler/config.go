@@ -7,6 +7,7 @@ package handler
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"lambda-role-audit/pkg/audit"
@@ -32,6 +33,11 @@ type Config struct {
 	// SecurityHubRegion (the function's own region).
 	SecurityHub       bool
 	SecurityHubRegion string
+	// UsageEvidence reads, for the functions of alerting findings, their
+	// own calls from CloudTrail into their plans, within UsageMaxCalls
+	// LookupEvents calls in all.
+	UsageEvidence bool
+	UsageMaxCalls int
 }
 
 // loadConfig reads and validates the environment. Every bad value is named,
@@ -85,6 +91,20 @@ func loadConfig(env func(string) string) (Config, error) {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("SECURITY_HUB: %q is neither on nor off", v))
+	}
+	switch v := strings.TrimSpace(env("USAGE_EVIDENCE")); v {
+	case "", "off":
+	case "on":
+		c.UsageEvidence, c.UsageMaxCalls = true, defaultUsageBudget
+		if b := strings.TrimSpace(env("USAGE_MAX_CALLS")); b != "" {
+			n, err := strconv.Atoi(b)
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Errorf("USAGE_MAX_CALLS: %q is not a positive number of calls", b))
+			}
+			c.UsageMaxCalls = n
+		}
+	default:
+		errs = append(errs, fmt.Errorf("USAGE_EVIDENCE: %q is neither on nor off", v))
 	}
 	if c.StateKey == "" {
 		c.StateKey = notify.DefaultStateKey

@@ -15,6 +15,7 @@ import (
 	"lambda-role-audit/pkg/notify"
 	"lambda-role-audit/pkg/render"
 	"lambda-role-audit/pkg/run"
+	"lambda-role-audit/pkg/usage"
 )
 
 // Handler runs one audit per invocation.
@@ -27,8 +28,10 @@ type Handler struct {
 	S3 notify.S3API
 	// SecurityHub receives findings when Config.SecurityHub is on.
 	SecurityHub asff.API
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// CloudTrail gives each region's client when Config.UsageEvidence is on.
+	CloudTrail func(region string) usage.CloudTrailAPI
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Summary is the invocation's compact result, readable in the console's
@@ -163,6 +166,9 @@ func (h *Handler) run(ctx context.Context, regions []string, mode string, dryRun
 			sum.ReportNote = omittedNote(sum.OmittedFromResponse, h.Config)
 		}
 		return sum, nil
+	}
+	if h.Config.UsageEvidence {
+		h.addUsageEvidence(ctx, rep)
 	}
 	if h.Config.SecurityHub {
 		sum = h.deliverToSecurityHub(ctx, rep, sum)

@@ -44,6 +44,9 @@ func New(ctx context.Context, env func(string) string) Entry {
 		// (AWS_ENDPOINT_URL), where bucket subdomains do not resolve.
 		h.S3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = awsCfg.BaseEndpoint != nil })
 	}
+	if cfg.UsageEvidence {
+		h.CloudTrail = awsenv.CloudTrail(awsCfg)
+	}
 	if cfg.SecurityHub {
 		h.SecurityHub = securityhub.NewFromConfig(awsCfg, func(o *securityhub.Options) { o.Region = cfg.SecurityHubRegion })
 	}
