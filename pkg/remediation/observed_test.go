@@ -89,7 +89,7 @@ func TestObservedPolicySplit(t *testing.T) {
 // observed-usage policy, marked as drafted from CloudTrail.
 func TestEvidenceNotes(t *testing.T) {
 	fn := inventory.Function{ARN: "arn:aws:lambda:eu-west-1:123456789012:function:orders", Name: "orders", Region: "eu-west-1",
-		RoleARN: "arn:aws:iam::123456789012:role/shared",
+		RoleARN:    "arn:aws:iam::123456789012:role/shared",
 		References: []inventory.Reference{{Source: "env:TABLE", Resource: "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"}}}
 	p := New(fn, nil, true)
 	if len(p.Referenced) != 1 || !strings.Contains(strings.Join(p.Unknowns, " "), "Its environment points at arn:aws:dynamodb:eu-west-1:123456789012:table/orders (env:TABLE)") {
