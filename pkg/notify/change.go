@@ -59,7 +59,7 @@ func changeEmail(r *audit.Report, c Context, k int) string {
 			render.WriteFinding(&b, shown, byID[id], note(id))
 		}
 	}
-	section("NEW", r.Change.New, func(id string) string { return "new: first reported " + firstSeen(byID[id]) })
+	section("NEW", r.Change.New, func(string) string { return "new since the last complete run" })
 	var worse []string
 	notes := map[string]string{}
 	for _, s := range r.Change.Worse {
@@ -85,13 +85,6 @@ func changeEmail(r *audit.Report, c Context, k int) string {
 		b.WriteString(remediationSteps)
 	}
 	return b.String()
-}
-
-func firstSeen(f audit.Finding) string {
-	if f.FirstSeen.IsZero() {
-		return "now"
-	}
-	return f.FirstSeen.UTC().Format("2006-01-02 15:04 UTC")
 }
 
 // shiftNote says how a finding moved: "was high, now critical; functions

@@ -61,7 +61,12 @@ func WriteFinding(b *strings.Builder, n int, f audit.Finding, notes ...string) {
 	for _, note := range notes {
 		fmt.Fprintf(b, "    %s\n", note)
 	}
-	fmt.Fprintf(b, "    role %s  (finding %s)\n    %s\n", f.RoleARN, f.ID, ruleDescription(f))
+	fmt.Fprintf(b, "    role %s  (finding %s)\n", f.RoleARN, f.ID)
+	if !f.FirstSeen.IsZero() {
+		// From the scheduled function's state: how long this has been so.
+		fmt.Fprintf(b, "    first seen %s\n", f.FirstSeen.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	fmt.Fprintf(b, "    %s\n", ruleDescription(f))
 	fmt.Fprintf(b, "    functions (%d):\n", len(f.Functions))
 	for _, fn := range f.Functions {
 		fmt.Fprintf(b, "      - %s\n", fn)
