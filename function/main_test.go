@@ -269,6 +269,27 @@ func TestDemoSampleAccount(t *testing.T) {
 			t.Errorf("sample account has %d %s findings, want several", rep.Summary.ByRule[rule], rule)
 		}
 	}
+	// cc-export-user-data's environment holds a password beside two
+	// resource references: the references are in its plan, the password
+	// in no output of any form.
+	outputs := []string{stdout, stderr}
+	for _, args := range [][]string{
+		{"--snapshot", "../testdata/sample-account", "--format", "json"},
+		{"--snapshot", "../testdata/sample-account", "--format", "asff", "--security-hub-region", "us-east-1"},
+		{"plan", "--snapshot", "../testdata/sample-account", "--function", testenv.FunctionARN("us-east-1", "cc-export-user-data"), "--format", "json"},
+		{"plan", "--snapshot", "../testdata/sample-account", "--function", testenv.FunctionARN("us-east-1", "cc-export-user-data"), "--format", "terraform"},
+	} {
+		o, e, _ := run(t, nil, args...)
+		outputs = append(outputs, o, e)
+	}
+	for _, o := range outputs {
+		if strings.Contains(o, "Pa55word") {
+			t.Fatalf("an environment value that names no resource is in an output:\n%s", o)
+		}
+	}
+	if !strings.Contains(outputs[2], `"source":"env:USERS_TABLE","resource":"arn:aws:dynamodb:us-east-1:123456789012:table/cc-users"`) {
+		t.Errorf("the JSON report lacks the referenced table")
+	}
 }
 
 // TestFirstRunWithoutCredentials: one line that says what is missing and

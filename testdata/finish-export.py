@@ -6,7 +6,8 @@ Usage: finish-export.py DIR
    returns every AWS-managed policy it knows (about 1,500) from
    get-account-authorization-details, a real account the ones in use.
 2. Adds to DIR/lambda-us-east-1.json the configuration that moto accepts but
-   does not return (dead-letter target, environment KMS key, layers, EFS), in
+   does not return (dead-letter target, environment KMS key, layers, EFS), and
+   an environment, in
    the shape list-functions returns it, so the demo shows every part of a
    remediation plan.
 """
@@ -34,6 +35,13 @@ extra = {
     "cc-export-user-data": {
         "KMSKeyArn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "FileSystemConfigs": [{"Arn": f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:access-point/fsap-0123456789abcdef0", "LocalMountPath": "/mnt/exports"}],
+        # Two values that name resources (kept as referenced) and one that
+        # does not (never copied anywhere).
+        "Environment": {"Variables": {
+            "EXPORT_BUCKET": "s3://cc-user-exports/daily",
+            "USERS_TABLE": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cc-users",
+            "DB_PASSWORD": "sample-only-Pa55word",
+        }},
     },
     "cc-app-worker-function": {"Layers": [{"Arn": "arn:aws:lambda:us-east-1:580247275435:layer:LambdaInsightsExtension:38", "CodeSize": 4223940}]},
 }
