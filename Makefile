@@ -55,7 +55,7 @@ bench: build
 
 
 # Each fuzz target as package:Target.
-FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot ./pkg/handler:FuzzDecodeEvent
+FUZZ_TARGETS := ./pkg/policy:FuzzParse ./pkg/inventory:FuzzLoadSnapshot ./pkg/handler:FuzzDecodeEvent ./pkg/handler:FuzzReadBatch
 
 fuzz:
 	@set -e; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; for t in $(FUZZ_TARGETS); do \

@@ -242,3 +242,24 @@ func (failingS3) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Opti
 func (failingS3) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "denied"}
 }
+
+// FuzzReadBatch: whatever a queue delivers, reading it never panics; a
+// message is a trigger, malformed or ignored, never two of these.
+func FuzzReadBatch(f *testing.F) {
+	f.Add([]byte(batchOf(attachAdmin, "x")))
+	f.Add([]byte(`{"Records":[{"messageId":"m","body":"{\"detail-type\":\"AWS API Call via CloudTrail\",\"detail\":null}"}]}`))
+	f.Add([]byte(`{"Records":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		triggers, malformed, ignored, err := readBatch(data, ownRole)
+		if err != nil {
+			return
+		}
+		var batch sqsBatch
+		if json.Unmarshal(data, &batch) != nil {
+			t.Fatalf("accepted a batch that is not JSON: %q", data)
+		}
+		if len(triggers)+len(malformed)+ignored != len(batch.Records) {
+			t.Fatalf("%d records, %d+%d+%d sorted", len(batch.Records), len(triggers), len(malformed), ignored)
+		}
+	})
+}
