@@ -121,7 +121,10 @@ func (h *Handler) HandleBatch(ctx context.Context, raw json.RawMessage) (BatchRe
 	if h.Config.StateBucket == "" {
 		err = errors.New("a change-triggered audit needs STATE_BUCKET, which is not configured")
 	} else {
-		_, err = h.run(ctx, h.Config.Regions, notify.ModeChange, false)
+		var sum Summary
+		if sum, err = h.run(ctx, h.Config.Regions, notify.ModeChange, false); err == nil {
+			log.Info("change-triggered audit done", "changes", sum.Changes, "published", sum.Published, "reason", sum.Reason, "complete", sum.Complete)
+		}
 	}
 	if err != nil {
 		log.Error("change-triggered audit failed: the whole batch is left for retry", "error", err.Error())
