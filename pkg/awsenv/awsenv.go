@@ -116,19 +116,11 @@ func (b jitterBackoff) BackoffDelay(attempt int, _ error) (time.Duration, error)
 
 // Collector returns a live collector over real clients built from cfg.
 func Collector(cfg aws.Config) *inventory.Live {
-	var mu sync.Mutex
-	lambdas := map[string]*lambda.Client{}
+	lambdas := perRegion(func(region string) *lambda.Client {
+		return lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = region })
+	})
 	return &inventory.Live{
-		Lambda: func(region string) inventory.LambdaAPI {
-			mu.Lock()
-			defer mu.Unlock()
-			c, ok := lambdas[region]
-			if !ok {
-				c = lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.Region = region })
-				lambdas[region] = c
-			}
-			return c
-		},
+		Lambda:  func(region string) inventory.LambdaAPI { return lambdas(region) },
 		IAM:     iam.NewFromConfig(cfg),
 		Regions: ec2.NewFromConfig(cfg),
 		EFS: func(region string) inventory.EFSAPI {
@@ -140,14 +132,23 @@ func Collector(cfg aws.Config) *inventory.Live {
 // CloudTrail returns a function giving each region's CloudTrail client,
 // for usage evidence.
 func CloudTrail(cfg aws.Config) func(region string) usage.CloudTrailAPI {
+	clients := perRegion(func(region string) *cloudtrail.Client {
+		return cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
+	})
+	return func(region string) usage.CloudTrailAPI { return clients(region) }
+}
+
+// perRegion builds a region's client once and hands the same one to every
+// caller (clients are safe for concurrent use).
+func perRegion[C any](build func(region string) C) func(region string) C {
 	var mu sync.Mutex
-	clients := map[string]*cloudtrail.Client{}
-	return func(region string) usage.CloudTrailAPI {
+	clients := map[string]C{}
+	return func(region string) C {
 		mu.Lock()
 		defer mu.Unlock()
 		c, ok := clients[region]
 		if !ok {
-			c = cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = region })
+			c = build(region)
 			clients[region] = c
 		}
 		return c
