@@ -244,7 +244,9 @@ func (h *Handler) notify(ctx context.Context, rep *audit.Report, mode string, pr
 		}
 		publish, reason := notify.Decide(mode, rep, h.Config.MinSeverity)
 		switch {
-		case publish && (!sum.Published || mode == notify.ModeChange):
+		// After a conflict, change mode alerts again only on what the other
+		// run did not see.
+		case publish && (!sum.Published || (mode == notify.ModeChange && rep.Change != nil && rep.Change.Alerts())):
 			msg, id, err := h.publish(ctx, rep, mode)
 			if err != nil {
 				return sum, err
