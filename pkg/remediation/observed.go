@@ -36,6 +36,14 @@ func references(fn inventory.Function, mappings []inventory.EventSourceMapping) 
 	for _, fs := range fn.FileSystems {
 		out = append(out, audit.Reference{Source: "fileSystem:" + fs.LocalMountPath, Resource: fs.ARN})
 	}
+	// One order whatever order the mappings were listed in: the same
+	// function gets the same plan from every path.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Source != out[j].Source {
+			return out[i].Source < out[j].Source
+		}
+		return out[i].Resource < out[j].Resource
+	})
 	return out
 }
 

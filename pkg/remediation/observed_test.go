@@ -114,3 +114,16 @@ func TestEvidenceNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestReferencedOrder: the same function gets the same plan whatever order
+// its event source mappings were listed in.
+func TestReferencedOrder(t *testing.T) {
+	fn := inventory.Function{ARN: "arn:aws:lambda:us-east-1:123456789012:function:w", Name: "w", Region: "us-east-1", RoleARN: "arn:aws:iam::123456789012:role/r"}
+	a := inventory.EventSourceMapping{UUID: "1", EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:orders"}
+	b := inventory.EventSourceMapping{UUID: "2", EventSourceARN: "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/x"}
+	one, _ := json.Marshal(New(fn, []inventory.EventSourceMapping{a, b}, true))
+	two, _ := json.Marshal(New(fn, []inventory.EventSourceMapping{b, a}, true))
+	if string(one) != string(two) {
+		t.Errorf("plans differ with the mappings' order:\n%s\n%s", one, two)
+	}
+}
