@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,6 +77,10 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 		Unknowns:     []string{DataAccessUnknown},
 	}
 	p.RoleARN = fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, account, p.RoleName)
+	// Mappings come in the order the API or export listed them: plan them
+	// in one order, so that every path gives the same plan.
+	mappings = slices.Clone(mappings)
+	sort.SliceStable(mappings, func(i, j int) bool { return mappings[i].UUID < mappings[j].UUID })
 	p.Referenced = references(fn, mappings)
 	if note := referencedNote(p.Referenced, false); note != "" {
 		p.Unknowns = append(p.Unknowns, note)
