@@ -115,25 +115,8 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 	}
 	sort.Strings(p.ManagedPolicyARNs)
 
-	var stmts []Statement
-	if fn.DeadLetter != "" {
-		switch arnPart(fn.DeadLetter, 2) {
-		case "sqs":
-			stmts = append(stmts, Statement{Sid: "DeadLetterQueue", Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{fn.DeadLetter}})
-		case "sns":
-			stmts = append(stmts, Statement{Sid: "DeadLetterTopic", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: []string{fn.DeadLetter}})
-		default:
-			p.Unknowns = append(p.Unknowns, fmt.Sprintf("The dead-letter target %s is neither an SQS queue nor an SNS topic; grant its write action by hand.", fn.DeadLetter))
-		}
-	}
-	if fn.KMSKeyARN != "" {
-		stmts = append(stmts, Statement{Sid: "EnvironmentKey", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: []string{fn.KMSKeyARN}})
-	}
-	for i, fs := range fn.FileSystems {
-		st, note := fileSystemStatement(i, fs)
-		stmts = append(stmts, st)
-		p.Unknowns = append(p.Unknowns, note...)
-	}
+	stmts, notes := scopedStatements(fn)
+	p.Unknowns = append(p.Unknowns, notes...)
 	if len(stmts) > 0 {
 		b, _ := json.Marshal(document{Version: "2012-10-17", Statement: stmts}) // plain strings always marshal
 		p.InlinePolicy = b
@@ -142,6 +125,33 @@ func New(fn inventory.Function, mappings []inventory.EventSourceMapping, mapping
 		p.InlinePolicy = json.RawMessage("null")
 	}
 	return p
+}
+
+// scopedStatements are the inline statements on the exact resources the
+// configuration names (dead-letter target, environment key, file
+// systems), and what it cannot tell about them.
+func scopedStatements(fn inventory.Function) ([]Statement, []string) {
+	var stmts []Statement
+	var notes []string
+	if fn.DeadLetter != "" {
+		switch arnPart(fn.DeadLetter, 2) {
+		case "sqs":
+			stmts = append(stmts, Statement{Sid: "DeadLetterQueue", Effect: "Allow", Action: []string{"sqs:SendMessage"}, Resource: []string{fn.DeadLetter}})
+		case "sns":
+			stmts = append(stmts, Statement{Sid: "DeadLetterTopic", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: []string{fn.DeadLetter}})
+		default:
+			notes = append(notes, fmt.Sprintf("The dead-letter target %s is neither an SQS queue nor an SNS topic; grant its write action by hand.", fn.DeadLetter))
+		}
+	}
+	if fn.KMSKeyARN != "" {
+		stmts = append(stmts, Statement{Sid: "EnvironmentKey", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: []string{fn.KMSKeyARN}})
+	}
+	for i, fs := range fn.FileSystems {
+		st, note := fileSystemStatement(i, fs)
+		stmts = append(stmts, st)
+		notes = append(notes, note...)
+	}
+	return stmts, notes
 }
 
 // fileSystemStatement lets the function mount an EFS file system through
