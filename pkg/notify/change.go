@@ -14,13 +14,16 @@ func changeLed(r *audit.Report, c Context) bool {
 	return c.ChangeMode && r.Change != nil
 }
 
-// changeLine is the first line of a change alert.
-func changeLine(r *audit.Report) string {
-	since := "first run: nothing to compare with"
+// changeLine is the first line of a change alert: the change first, then
+// the account it happened in, then since when: "1 new critical, 1
+// resolved in account 123456789012 (payments-prod) since 2026-11-27 06:00
+// UTC".
+func changeLine(r *audit.Report, c Context) string {
+	since := "(first run: nothing to compare with)"
 	if !r.Change.Since.IsZero() {
 		since = "since " + r.Change.Since.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	return fmt.Sprintf("CHANGES (%s): %s", since, r.Change.Line(r))
+	return fmt.Sprintf("%s in account %s %s", r.Change.Line(r), c.account(), since)
 }
 
 // changeEmail leads with the change: new and worse findings in full (the
@@ -28,11 +31,11 @@ func changeLine(r *audit.Report) string {
 // unchanged.
 func changeEmail(r *audit.Report, c Context, k int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Lambda execution role audit of account %s", c.account())
+	fmt.Fprintf(&b, "%s\nLambda execution role audit", changeLine(r, c))
 	if !c.Now.IsZero() {
 		fmt.Fprintf(&b, " at %s", c.Now.UTC().Format("2006-01-02 15:04 UTC"))
 	}
-	fmt.Fprintf(&b, "\n%s\n\n", changeLine(r))
+	b.WriteString("\n\n")
 	if !r.Complete {
 		fmt.Fprintf(&b, "%s\n(an incomplete audit resolves nothing: what it could not see is unknown)\n\n", incompleteLine(r))
 	}

@@ -40,12 +40,13 @@ type ChatMetadata struct {
 func chatbot(r *audit.Report, c Context, k int) ChatNotification {
 	alerting := r.Alerting(c.MinSeverity)
 	var d strings.Builder
-	fmt.Fprintf(&d, "Account %s\n", c.account())
 	if changeLed(r, c) {
-		fmt.Fprintf(&d, "*%s*\n", changeLine(r))
+		fmt.Fprintf(&d, "*%s*\n", changeLine(r, c))
 		for _, g := range r.Change.Resolved {
 			fmt.Fprintf(&d, "• resolved: `%s` role `%s`\n", g.Rule, g.RoleName)
 		}
+	} else {
+		fmt.Fprintf(&d, "Account %s\n", c.account())
 	}
 	if !r.Complete {
 		fmt.Fprintf(&d, ":warning: *%s*\n", incompleteLine(r))

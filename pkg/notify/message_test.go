@@ -244,12 +244,17 @@ func TestChangeAlert(t *testing.T) {
 		t.Errorf("subject %q", m.Subject)
 	}
 	b := bodiesOf(t, m)
-	if lines := strings.SplitN(b["email"], "\n", 3); !strings.HasPrefix(lines[1], "CHANGES (since 2026-") || !strings.HasSuffix(lines[1], line) {
-		t.Errorf("email's second line %q", lines[1])
+	first := line + " in account 123456789012 (payments-prod) since 2026-11-27 06:00 UTC"
+	if lines := strings.SplitN(b["email"], "\n", 3); lines[0] != first {
+		t.Errorf("email's first line %q, want %q", lines[0], first)
 	}
 	golden(t, "change-email.txt", []byte(b["email"]))
-	if !strings.Contains(b["default"], "CHANGES (since") {
+	if !strings.HasPrefix(b["default"], first+"\n") {
 		t.Errorf("default body:\n%s", b["default"])
+	}
+	var chat ChatNotification
+	if err := json.Unmarshal([]byte(b["https"]), &chat); err != nil || !strings.HasPrefix(chat.Content.Description, "*"+first+"*") {
+		t.Errorf("chat description (%v):\n%s", err, chat.Content.Description)
 	}
 	// Without change mode the same report alerts as before.
 	plain, _ := Build(now, Context{AccountID: "123456789012", MinSeverity: audit.Medium, Now: fixedNow})

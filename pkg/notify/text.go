@@ -11,9 +11,10 @@ import (
 // short is the "default" body: a few lines for protocols without their own.
 func short(r *audit.Report, c Context) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Account %s\n", c.account())
 	if changeLed(r, c) {
-		fmt.Fprintf(&b, "%s\n", changeLine(r))
+		fmt.Fprintf(&b, "%s\n", changeLine(r, c))
+	} else {
+		fmt.Fprintf(&b, "Account %s\n", c.account())
 	}
 	if !r.Complete {
 		fmt.Fprintf(&b, "%s\n", incompleteLine(r))
