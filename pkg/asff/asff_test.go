@@ -244,6 +244,11 @@ func TestNotEnabled(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not enabled") || !strings.Contains(err.Error(), "GetFindings") {
 		t.Fatalf("error %v", err)
 	}
+	rep := sampleReport(t)
+	if _, ok := Deliver(context.Background(), &rec, rep, "us-east-1", audit.Medium, fixedNow); ok || len(rep.DeliveryErrors) != 1 ||
+		rep.DeliveryErrors[0].Operation != "securityhub:GetFindings" || !strings.HasPrefix(rep.DeliveryErrors[0].Message, "Security Hub is not enabled") {
+		t.Fatalf("delivery errors %+v", rep.DeliveryErrors)
+	}
 }
 
 func TestWhereFor(t *testing.T) {

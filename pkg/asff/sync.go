@@ -100,7 +100,7 @@ func active(ctx context.Context, api API, w Where) (map[string]types.AwsSecurity
 			return out, nil
 		}
 		if page == 1000 {
-			return nil, errors.New("securityhub:GetFindings: more than 100,000 active findings of this tool; stopped paging")
+			return nil, &OpError{Op: "securityhub:GetFindings", Err: errors.New("more than 100,000 active findings of this tool; stopped paging")}
 		}
 		in.NextToken = resp.NextToken
 	}
@@ -146,18 +146,28 @@ func importAll(ctx context.Context, api API, findings []types.AwsSecurityFinding
 				}
 				reasons = append(reasons, fmt.Sprintf("%s: %s %s", aws.ToString(f.Id), aws.ToString(f.ErrorCode), aws.ToString(f.ErrorMessage)))
 			}
-			return fmt.Errorf("securityhub:BatchImportFindings: %d of %d findings refused: %s", n, end-start, strings.Join(reasons, "; "))
+			return &OpError{Op: "securityhub:BatchImportFindings", Err: fmt.Errorf("%d of %d findings refused: %s", n, end-start, strings.Join(reasons, "; "))}
 		}
 	}
 	return nil
 }
 
+// OpError is a failed Security Hub call, named by its IAM action: the
+// report's delivery error takes both apart.
+type OpError struct {
+	Op  string
+	Err error
+}
+
+func (e *OpError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *OpError) Unwrap() error { return e.Err }
+
 func wrap(op string, err error) error {
 	var api smithy.APIError
 	if errors.As(err, &api) && api.ErrorCode() == "InvalidAccessException" {
-		return fmt.Errorf("%s: %w: %s", op, ErrNotEnabled, api.ErrorMessage())
+		err = fmt.Errorf("%w: %s", ErrNotEnabled, api.ErrorMessage())
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return &OpError{Op: op, Err: err}
 }
 
 // sdk is the finding as the SDK sends it.
@@ -192,8 +202,9 @@ func Deliver(ctx context.Context, api API, r *audit.Report, region string, min a
 		}
 	}
 	op, msg := "securityhub", err.Error()
-	if i := strings.Index(msg, ": "); i > 0 && strings.HasPrefix(msg, "securityhub:") {
-		op, msg = msg[:i], msg[i+2:]
+	var failed *OpError
+	if errors.As(err, &failed) {
+		op, msg = failed.Op, failed.Err.Error()
 	}
 	r.DeliveryErrors = append(r.DeliveryErrors, audit.Error{Region: region, Operation: op, Message: msg})
 	return Result{}, false

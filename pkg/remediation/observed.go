@@ -3,6 +3,7 @@ package remediation
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,7 +59,7 @@ func referencedNote(refs []audit.Reference, observed bool) string {
 		if !strings.HasPrefix(r.Source, "env:") {
 			continue
 		}
-		if s := arnPart(r.Resource, 2); s != "" && !contains(services, s) {
+		if s := arnPart(r.Resource, 2); s != "" && !slices.Contains(services, s) {
 			services = append(services, s)
 		}
 		listed = append(listed, r.Resource+" ("+r.Source+")")
@@ -73,15 +74,6 @@ func referencedNote(refs []audit.Reference, observed bool) string {
 	}
 	return lead + strings.Join(listed, ", ") + ": data calls to these (" + strings.Join(services, ", ") +
 		") are not in CloudTrail's event history and cannot be observed: grant the ones the code makes by hand, scoped to these ARNs."
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // AddEvidence adds what the function was seen calling (pkg/usage) to its
@@ -254,7 +246,7 @@ func observedLine(observed []audit.ObservedAction) string {
 		}
 		g.actions = append(g.actions, name)
 		for _, r := range o.Resources {
-			if !contains(g.resources, r) {
+			if !slices.Contains(g.resources, r) {
 				g.resources = append(g.resources, r)
 			}
 		}

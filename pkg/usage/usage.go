@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -215,20 +216,11 @@ func (a aggregator) add(e cttypes.Event, session, region string) bool {
 		obs.LastSeen = t.UTC()
 	}
 	for _, res := range resourcesOf(action, w, r.RequestParameters, listed) {
-		if !contains(obs.Resources, res) {
+		if !slices.Contains(obs.Resources, res) {
 			obs.Resources = append(obs.Resources, res)
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (a aggregator) result() []audit.ObservedAction {
